@@ -1,0 +1,14 @@
+"""The list of `rmpsam-matte` subcommands. Each lives in its own module; add new ones here."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# module name (inside rmpsam_cli) -> attribute holding the click command or group
+_SUBCOMMANDS: list[tuple[str, str]] = []
+
+
+def all_commands() -> list[click.Command]:
+    return [getattr(importlib.import_module(f"rmpsam_cli.{module}"), attr) for module, attr in _SUBCOMMANDS]

@@ -6,8 +6,10 @@ import importlib
 
 import click
 
-# module name (inside rmpsam_cli) -> attribute holding the click command or group
-_SUBCOMMANDS: list[tuple[str, str]] = []
+# (module inside rmpsam_cli, attribute holding the click command or group)
+_SUBCOMMANDS: list[tuple[str, str]] = [
+    ("bench_cmd", "bench"),
+]
 
 
 def all_commands() -> list[click.Command]:

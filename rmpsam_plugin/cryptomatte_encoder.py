@@ -1,0 +1,170 @@
+"""Encode per-instance soft mattes as a Cryptomatte (specification 1.2).
+
+A Cryptomatte stores, per pixel, the IDs of the objects covering it ranked by coverage, as
+(id, coverage) pairs: `<layer>00.R` id of rank 0, `.G` its coverage, `.B`/`.A` rank 1, then
+`<layer>01` for ranks 2 and 3, and so on. Compositors rebuild any object's matte by summing the
+coverage of the ranks whose id matches, so one file carries every instance's matte.
+
+Our mattes come from a segmentation model, not a renderer's pixel filter, so soft edges of
+different instances may overlap and add up to more than one. Coverage is a share of the pixel, so
+where the coverages of a pixel sum above 1 they are divided by that sum (shares keep their ratios,
+the pixel's total becomes exactly 1); where they sum to 1 or less they are stored unchanged. When
+more instances cover a pixel than there are ranks, the smallest coverages are dropped, as a
+renderer would drop them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import OpenImageIO as oiio
+
+from rmpsam_plugin.cryptomatte_hash import CONVERSION_NAME, HASH_NAME, CryptomatteId, layer_key, name_to_id
+from rmpsam_plugin.nuke_channels import nuke_channel_name
+
+DEFAULT_LEVELS = 6
+RANKS_PER_LAYER = 2
+
+_NUMPY_FORMAT_NAMES = {np.dtype(np.float16): "half", np.dtype(np.float32): "float"}
+_LOSSLESS_EXR_COMPRESSIONS = frozenset({"none", "rle", "zips", "zip", "piz"})
+
+
+@dataclass(frozen=True)
+class CryptomatteLayers:
+    """The channels and header metadata of one Cryptomatte, ready for an EXR writer.
+
+    `channels` is ordered as the file should list it (`<layer>00.R, .G, .B, .A, <layer>01.R ...`),
+    each an HxW float32 plane. `metadata` holds the `cryptomatte/<key>/...` header attributes.
+    """
+
+    channels: dict[str, np.ndarray]
+    metadata: dict[str, str]
+
+
+def encode(
+    mattes: Mapping[str, np.ndarray], layer_name: str = "CryptoObject", levels: int = DEFAULT_LEVELS
+) -> CryptomatteLayers:
+    """Encode instance name -> HxW coverage in [0, 1] into `levels` ranks (`levels / 2` layers).
+
+    Coverage outside [0, 1] is clipped (resampled soft mattes overshoot slightly); overlapping
+    coverage is normalised as described in the module docstring. Pixels nobody covers get id 0
+    and coverage 0 in every rank, as do ranks beyond the number of objects covering a pixel.
+    """
+    _check_layer_name(layer_name)
+    _check_levels(levels)
+    names = list(mattes)
+    ids = [name_to_id(name) for name in names]
+    _refuse_id_collisions(names, ids)
+    coverage = _normalised_coverage(mattes)
+    rank_ids, rank_coverage = _rank(coverage, np.array([cid.value for cid in ids], dtype=np.float32), levels)
+    channels: dict[str, np.ndarray] = {}
+    for layer_index in range(levels // RANKS_PER_LAYER):
+        prefix = f"{layer_name}{layer_index:02d}"
+        first, second = RANKS_PER_LAYER * layer_index, RANKS_PER_LAYER * layer_index + 1
+        channels[f"{prefix}.R"] = rank_ids[first]
+        channels[f"{prefix}.G"] = rank_coverage[first]
+        channels[f"{prefix}.B"] = rank_ids[second]
+        channels[f"{prefix}.A"] = rank_coverage[second]
+    return CryptomatteLayers(channels=channels, metadata=_metadata(layer_name, names, ids))
+
+
+def validate_output_format(channel_format: object, compression: str) -> None:
+    """Raise ValueError unless Cryptomatte channels would be stored bit-exactly.
+
+    IDs are hash bits in a float32: half float rounds them to other values, and lossy EXR
+    compressions (pxr24, b44, dwa) alter the bits, so no pixel would match the manifest again.
+    `channel_format` is an OpenImageIO TypeDesc, its name (`"float"`, `"half"`) or a numpy dtype;
+    `compression` is an OpenImageIO EXR compression name, optionally with a level (`"zip:4"`).
+    """
+    if _format_name(channel_format) != "float":
+        raise ValueError(
+            f"Cryptomatte channels must be 32-bit float, not {channel_format!r}: "
+            "IDs are hash bits and any other format changes them, so no matte could be extracted"
+        )
+    method = compression.split(":", 1)[0].strip().lower()
+    if method not in _LOSSLESS_EXR_COMPRESSIONS:
+        raise ValueError(
+            f"Cryptomatte channels need lossless EXR compression, not {compression!r}: lossy "
+            f"compression changes the ID bits; use one of {sorted(_LOSSLESS_EXR_COMPRESSIONS)}"
+        )
+
+
+def _check_layer_name(layer_name: str) -> None:
+    """Nuke renames layers with other characters, and its Cryptomatte node then finds nothing."""
+    first_layer = f"{layer_name}00"
+    if nuke_channel_name(f"{first_layer}.R") != (first_layer, "red"):
+        raise ValueError(
+            f"Cryptomatte layer name {layer_name!r} would be renamed by Nuke: "
+            "use ASCII letters, digits and underscores, starting with a letter"
+        )
+
+
+def _check_levels(levels: int) -> None:
+    if levels < RANKS_PER_LAYER or levels % RANKS_PER_LAYER:
+        raise ValueError(f"levels must be a positive even number (two ranks per EXR layer), got {levels}")
+
+
+def _refuse_id_collisions(names: list[str], ids: list[CryptomatteId]) -> None:
+    """Two names with one ID would be indistinguishable in every compositor: refuse, don't merge."""
+    by_hash: dict[int, str] = {}
+    for name, cid in zip(names, ids):
+        if cid.hash in by_hash:
+            raise ValueError(f"instance names {by_hash[cid.hash]!r} and {name!r} share Cryptomatte ID {cid.hex}")
+        by_hash[cid.hash] = name
+
+
+def _normalised_coverage(mattes: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Stack mattes as (N, H, W) float32 in [0, 1] with per-pixel sums of at most 1."""
+    if not mattes:
+        raise ValueError("no mattes to encode: the Cryptomatte's size comes from its mattes")
+    shapes = {name: np.shape(matte) for name, matte in mattes.items()}
+    if len(set(shapes.values())) != 1 or len(next(iter(shapes.values()))) != 2:
+        raise ValueError(f"mattes must all be HxW planes of one size, got {shapes}")
+    coverage = np.stack([np.asarray(matte, dtype=np.float32) for matte in mattes.values()])
+    if not np.isfinite(coverage).all():
+        raise ValueError("mattes contain NaN or infinite coverage")
+    np.clip(coverage, 0.0, 1.0, out=coverage)
+    total = coverage.sum(axis=0)
+    np.divide(coverage, total, out=coverage, where=total > 1.0)
+    return coverage
+
+
+def _rank(coverage: np.ndarray, id_values: np.ndarray, levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel, the `levels` largest coverages (descending) and their IDs, as (levels, H, W).
+
+    One max pass per rank rather than a sort: ranks are few, and both a per-pixel sort index and
+    numpy's argmax across planes cost far more time and memory on 2K/4K frames. Ties go to the
+    matte given first. `coverage` is consumed: each taken entry is overwritten with -1.
+    """
+    rank_ids = np.zeros((levels, *coverage.shape[1:]), dtype=np.float32)
+    rank_coverage = np.zeros_like(rank_ids)
+    winner = np.zeros(coverage.shape[1:], dtype=np.int32)
+    for rank in range(min(levels, len(coverage))):
+        np.max(coverage, axis=0, out=rank_coverage[rank])
+        for index in reversed(range(len(coverage))):
+            np.copyto(winner, index, where=coverage[index] == rank_coverage[rank])
+        np.copyto(rank_ids[rank], id_values[winner], where=rank_coverage[rank] > 0.0)
+        np.put_along_axis(coverage, winner[np.newaxis], -1.0, axis=0)
+    return rank_ids, rank_coverage
+
+
+def _metadata(layer_name: str, names: list[str], ids: list[CryptomatteId]) -> dict[str, str]:
+    prefix = f"cryptomatte/{layer_key(layer_name)}"
+    manifest = {name: cid.hex for name, cid in zip(names, ids)}
+    return {
+        f"{prefix}/name": layer_name,
+        f"{prefix}/hash": HASH_NAME,
+        f"{prefix}/conversion": CONVERSION_NAME,
+        f"{prefix}/manifest": json.dumps(manifest, ensure_ascii=False, separators=(",", ":")),
+    }
+
+
+def _format_name(channel_format: object) -> str:
+    """OpenImageIO's name for a channel format given as TypeDesc, BASETYPE, name or numpy dtype."""
+    if isinstance(channel_format, (np.dtype, type)):
+        dtype = np.dtype(channel_format)
+        return _NUMPY_FORMAT_NAMES.get(dtype, dtype.name)
+    return str(oiio.TypeDesc(channel_format))

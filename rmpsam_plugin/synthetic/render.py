@@ -1,0 +1,94 @@
+"""Rendering a scene: motion-blurred plates with consistent soft mattes, and hard id-buffers.
+
+Each sub-frame is composited front to back. Keeping the transmission T (the fraction of a pixel
+not yet covered by nearer objects) gives, for object k with coverage a_k,
+
+    visible_k = a_k * T,   colour += premultiplied_k * T,   T *= (1 - a_k),
+
+and the background fills what is left. The visible coverages are the mattes: they sum to
+1 - T <= 1 per pixel, and averaging plate and mattes over the *same* sub-frames makes the motion
+blur of the mattes consistent with the blur of the plate by construction.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .motion import shutter_times
+from .scene import Background, Scene
+from .sprites import Canvas, fill_outline, warp_sprite
+
+
+def render_shot(scene: Scene, canvas: Canvas, shutter: float, samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All frames of the scene on `canvas`.
+
+    Returns frames float32 (T, H, W, 3), mattes float32 (T, K, H, W) and the unoccluded
+    coverage of each object inside the canvas, float32 (T, K), in pixels.
+    """
+    frames = np.empty((scene.num_frames, canvas.height, canvas.width, 3), np.float32)
+    mattes = np.empty((scene.num_frames, len(scene.objects), canvas.height, canvas.width), np.float32)
+    unoccluded = np.empty((scene.num_frames, len(scene.objects)), np.float32)
+    for index in range(scene.num_frames):
+        frames[index], mattes[index], unoccluded[index] = render_frame(scene, index, canvas, shutter, samples)
+    return frames, mattes, unoccluded
+
+
+def render_frame(
+    scene: Scene, frame_index: int, canvas: Canvas, shutter: float, samples: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One motion-blurred frame: rgb (H, W, 3), mattes (K, H, W), unoccluded areas (K,)."""
+    rgb = np.zeros((canvas.height, canvas.width, 3), np.float32)
+    mattes = np.zeros((len(scene.objects), canvas.height, canvas.width), np.float32)
+    unoccluded = np.zeros(len(scene.objects), np.float64)
+    times = shutter_times(frame_index, shutter, samples)
+    for t in times:
+        transmission = np.ones((canvas.height, canvas.width), np.float32)
+        for k in scene.front_to_back:
+            obj = scene.objects[k]
+            placed = warp_sprite(obj.sprite, obj.trajectory.pose(t), canvas)
+            if placed is None:
+                continue
+            region, patch = placed
+            coverage = patch[..., 3]
+            through = transmission[region]
+            rgb[region] += patch[..., :3] * through[..., None]
+            mattes[k][region] += coverage * through
+            transmission[region] = through * (1.0 - coverage)
+            unoccluded[k] += float(coverage.sum())
+        rgb += background_at(scene.background, t, canvas) * transmission[..., None]
+    weight = np.float32(1.0 / len(times))
+    rgb *= weight * scene.lighting.gain(frame_index)
+    mattes *= weight
+    return rgb, mattes, (unoccluded * weight).astype(np.float32)
+
+
+def background_at(background: Background, t: float, canvas: Canvas) -> np.ndarray:
+    """The panned background on `canvas` at time `t`, float32 (H, W, 3).
+
+    Beyond the texture's margin (large overscan) the texture is mirrored rather than left black.
+    """
+    pan = background.pan.pose(t)
+    canvas_to_texture = np.array(
+        [[1.0, 0.0, canvas.x0 + background.margin + pan.x], [0.0, 1.0, canvas.y0 + background.margin + pan.y]]
+    )
+    return cv2.warpAffine(
+        background.texture,
+        canvas_to_texture,
+        (canvas.width, canvas.height),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REFLECT_101,
+    )
+
+
+def render_id_buffer(scene: Scene, t: float, canvas: Canvas) -> np.ndarray:
+    """Hard instance ids at the instant `t`: int32 (H, W), the instance index or -1 for background.
+
+    Rasterises the outlines directly (no sprite, no anti-aliasing, no blur), painting far to
+    near, so it is an independent reference for the mattes.
+    """
+    ids = np.full((canvas.height, canvas.width), -1, np.int32)
+    for k in reversed(scene.front_to_back):
+        obj = scene.objects[k]
+        ids[fill_outline(obj.shape, obj.trajectory.pose(t), canvas)] = k
+    return ids

@@ -67,25 +67,26 @@ def negative_clicks_from(
 ) -> np.ndarray:
     """Up to `n` negative clicks for the object `matte`: float64 (m, 2) (x, y).
 
-    An artist clicks negative where the network is likely to bleed: on neighbouring objects near
-    the target (inside its box grown by a quarter), otherwise on background inside that region
-    (a ring's hole, the gap between a star's points). Clicks keep a few pixels off the object.
+    An artist clicks negative where the network is likely to bleed, in this order of preference:
+    on neighbouring objects near the target (inside its box grown by a quarter); on background
+    inside the target's own box (a ring's hole, the gap between a star's points); on anything
+    else near it. Clicks keep a few pixels off the object.
     """
     mask = matte > threshold
     box = box_from_matte(matte, threshold=threshold)
     if box is None:
         return np.zeros((0, 2))
-    near = np.zeros_like(mask)
-    grow = _NEGATIVE_SEARCH_MARGIN * np.array([box[0] - box[2], box[1] - box[3], box[2] - box[0], box[3] - box[1]])
-    x1, y1, x2, y2 = np.round(box + grow).astype(int)
-    near[max(y1, 0) : max(y2, 0), max(x1, 0) : max(x2, 0)] = True
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * _NEGATIVE_CLEARANCE_PX + 1,) * 2)
-    clear = near & ~cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
+    clear = ~cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
+    size = np.array([box[2] - box[0], box[3] - box[1]] * 2)
+    near = clear & _box_mask(mask.shape, box + np.array([-1, -1, 1, 1]) * _NEGATIVE_SEARCH_MARGIN * size)
     others = np.zeros_like(mask)
     for other in other_mattes:
         others |= other > threshold
-    on_neighbours = clear & others
-    return _spread_clicks(on_neighbours if on_neighbours.any() else clear, n, rng)
+    for region in (near & others, clear & _box_mask(mask.shape, box), near):
+        if region.any():
+            return _spread_clicks(region, n, rng)
+    return np.zeros((0, 2))
 
 
 def artist_prompts(
@@ -125,6 +126,14 @@ def artist_prompts(
                 "boxes": [(box * np.tile(to_display, 2)).tolist()],
             }
     return prompts
+
+
+def _box_mask(shape: tuple[int, int], box: np.ndarray) -> np.ndarray:
+    """Bool mask of the pixels whose centres lie inside the continuous box (x1, y1, x2, y2)."""
+    x1, y1, x2, y2 = np.round(box).astype(int)
+    inside = np.zeros(shape, bool)
+    inside[max(y1, 0) : max(y2, 0), max(x1, 0) : max(x2, 0)] = True
+    return inside
 
 
 def _spread_clicks(region: np.ndarray, n: int, rng: np.random.Generator | None) -> np.ndarray:

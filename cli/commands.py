@@ -9,6 +9,7 @@ import click
 # (module inside rmpsam_cli, attribute holding the click command or group)
 _SUBCOMMANDS: list[tuple[str, str]] = [
     ("bench_cmd", "bench"),
+    ("weights_cmd", "weights"),
 ]
 
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import safetensors.torch
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
 
 from rmpsam_model.checkpoint_errors import (
     CheckpointError,
@@ -95,11 +95,11 @@ def convert_to_safetensors(src: str | Path, dst: str | Path, *, overwrite: bool 
 
     The file appears atomically (written beside `dst`, then renamed), so an interrupted conversion
     never leaves a truncated file that `resolve_weights_path` would prefer. Raises
-    `FileExistsError` if `dst` exists and `overwrite` is false.
+    `FileExistsError` if `dst` exists and `overwrite` is false, `OSError` if it cannot be written.
     """
     src, dst = Path(src), Path(dst)
     if dst.exists() and not overwrite:
-        raise FileExistsError(f"{dst}: already exists; pass overwrite=True (--force) to replace it")
+        raise FileExistsError(f"{dst}: already exists; overwrite it with --force (overwrite=True)")
     checkpoint = load_checkpoint(src)
     metadata = {
         "format": "pt",
@@ -107,9 +107,10 @@ def convert_to_safetensors(src: str | Path, dst: str | Path, *, overwrite: bool 
         "source_format": checkpoint.format,
         "source_sha256": checkpoint_digest(src),
     }
+    serialized = safetensors.torch.save(_standalone_tensors(checkpoint.state_dict), metadata=metadata)
     partial = dst.with_name(f".{dst.name}.partial-{os.getpid()}")
     try:
-        save_file(_standalone_tensors(checkpoint.state_dict), str(partial), metadata=metadata)
+        partial.write_bytes(serialized)
         os.replace(partial, dst)
     finally:
         partial.unlink(missing_ok=True)

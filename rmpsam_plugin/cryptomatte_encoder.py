@@ -112,7 +112,9 @@ def _refuse_id_collisions(names: list[str], ids: list[CryptomatteId]) -> None:
     by_hash: dict[int, str] = {}
     for name, cid in zip(names, ids):
         if cid.hash in by_hash:
-            raise ValueError(f"instance names {by_hash[cid.hash]!r} and {name!r} share Cryptomatte ID {cid.hex}")
+            raise ValueError(
+                f"instance names {by_hash[cid.hash]!r} and {name!r} share Cryptomatte ID {cid.hex}"
+            )
         by_hash[cid.hash] = name
 
 

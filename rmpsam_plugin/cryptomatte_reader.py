@@ -47,7 +47,9 @@ class CryptomatteInfo:
     manifest_file: str | None = None
 
 
-def find_layers(source: str | os.PathLike | oiio.ImageSpec, sidecar_dir: str | os.PathLike | None = None) -> list[CryptomatteInfo]:
+def find_layers(
+    source: str | os.PathLike | oiio.ImageSpec, sidecar_dir: str | os.PathLike | None = None
+) -> list[CryptomatteInfo]:
     """Every Cryptomatte in an EXR (a path, or an ImageSpec already read), sorted by name.
 
     Sidecar manifests are resolved against `sidecar_dir`, by default the EXR's folder; an
@@ -81,12 +83,12 @@ def extract_matte(
     if isinstance(source, Mapping):
         channel_names = rank_channel_names(list(source), layer_name)
         if not channel_names:
-            raise KeyError(f"no Cryptomatte rank channels for layer {layer_name!r} among {sorted(source)}")
+            raise KeyError(f"no Cryptomatte rank channels for {layer_name!r} among {sorted(source)}")
         wanted = {name_to_id(name).hash for name in names}
         planes = [np.asarray(source[channel], dtype=np.float32) for channel in channel_names]
     else:
         info = _layer_by_name(Path(source), layer_name)
-        wanted = {int(info.manifest[name], 16) if name in info.manifest else name_to_id(name).hash for name in names}
+        wanted = {_id_bits(info.manifest, name) for name in names}
         planes = _read_channels(Path(source), info.channel_names)
     return _sum_matching_coverage(planes, np.array(sorted(wanted), dtype=np.uint32))
 
@@ -106,22 +108,35 @@ def rank_channel_names(channel_names: Sequence[str], layer_name: str) -> tuple[s
         components = found.setdefault(int(match.group(1)), {})
         component = _COMPONENT_INDEX[match.group(2).lower()]
         if component in components:
-            raise ValueError(f"Cryptomatte {layer_name!r}: {components[component]!r} and {channel!r} are the same channel")
+            raise ValueError(
+                f"Cryptomatte {layer_name!r}: {components[component]!r} and {channel!r} are the same channel"
+            )
         components[component] = channel
     ordered = []
     for number in sorted(found):
-        if len(found[number]) != _COMPONENTS_PER_LAYER:
+        present = found[number]
+        if len(present) != _COMPONENTS_PER_LAYER:
             raise ValueError(
-                f"Cryptomatte {layer_name!r} layer {number:02d} is incomplete: {sorted(found[number].values())}"
+                f"Cryptomatte {layer_name!r} layer {number:02d} is incomplete: {sorted(present.values())}"
             )
-        ordered.extend(found[number][component] for component in range(_COMPONENTS_PER_LAYER))
+        ordered.extend(present[component] for component in range(_COMPONENTS_PER_LAYER))
     return tuple(ordered)
 
 
-def _read_spec(path: Path) -> oiio.ImageSpec:
+def _id_bits(manifest: Mapping[str, str], name: str) -> int:
+    """The 32 ID bits of a name: the manifest's word for it, else its hash."""
+    return int(manifest[name], 16) if name in manifest else name_to_id(name).hash
+
+
+def _open(path: Path) -> oiio.ImageInput:
     image = oiio.ImageInput.open(str(path))
     if image is None:
         raise OSError(f"cannot open {path}: {oiio.geterror()}")
+    return image
+
+
+def _read_spec(path: Path) -> oiio.ImageSpec:
+    image = _open(path)
     try:
         return image.spec()
     finally:
@@ -159,7 +174,9 @@ def _manifest(fields: dict[str, str], sidecar_dir: str | os.PathLike | None) -> 
     if "manif_file" not in fields:
         return {}
     if sidecar_dir is None:
-        raise ValueError(f"manifest is in sidecar {fields['manif_file']!r}: pass the EXR's folder as sidecar_dir")
+        raise ValueError(
+            f"manifest is in sidecar {fields['manif_file']!r}: pass the EXR's folder as sidecar_dir"
+        )
     sidecar = Path(sidecar_dir) / fields["manif_file"]
     if not sidecar.is_file():
         raise FileNotFoundError(f"Cryptomatte {fields['name']!r}: sidecar manifest {sidecar} is missing")
@@ -183,9 +200,7 @@ def _layer_by_name(path: Path, layer_name: str) -> CryptomatteInfo:
 
 def _read_channels(path: Path, channel_names: Sequence[str]) -> list[np.ndarray]:
     """Read just the span of channels holding the ranks (they sit together in real files)."""
-    image = oiio.ImageInput.open(str(path))
-    if image is None:
-        raise OSError(f"cannot open {path}: {oiio.geterror()}")
+    image = _open(path)
     try:
         all_names = list(image.spec().channelnames)
         indices = [all_names.index(name) for name in channel_names]

@@ -68,7 +68,8 @@ def manifests_in(path: Path) -> dict[str, dict[str, str]]:
         if prefix + "manifest" in header:
             manifests[layer] = json.loads(header[prefix + "manifest"])
         else:
-            manifests[layer] = json.loads((path.parent / header[prefix + "manif_file"]).read_text(encoding="utf-8"))
+            sidecar = path.parent / header[prefix + "manif_file"]
+            manifests[layer] = json.loads(sidecar.read_text(encoding="utf-8"))
     return manifests
 
 
@@ -126,7 +127,11 @@ def test_fixture_names_include_the_awkward_characters(cryptomatte_fixtures):
 @pytest.mark.parametrize("file_name", FIXTURE_FILES)
 def test_layer_keys_in_fixture_metadata_are_our_keys(cryptomatte_fixtures, file_name):
     header = header_attributes(cryptomatte_fixtures / file_name)
-    layers = {name.split("/")[1]: value for name, value in header.items() if name.startswith("cryptomatte/") and name.endswith("/name")}
+    layers = {
+        name.split("/")[1]: value
+        for name, value in header.items()
+        if name.startswith("cryptomatte/") and name.endswith("/name")
+    }
     assert layers
     for key, layer in layers.items():
         assert layer_key(layer) == key
@@ -169,7 +174,9 @@ def test_find_layers_reads_every_cryptomatte_and_its_manifest(cryptomatte_fixtur
         assert info.key == layer_key(info.name)
         assert (info.hash, info.conversion) == ("MurmurHash3_32", "uint32_to_float32")
         assert info.channel_names == tuple(
-            f"{info.name}{number:02d}.{suffix}" for number in range(FIXTURE_RANK_LAYERS) for suffix in RENDERER_SUFFIXES
+            f"{info.name}{number:02d}.{suffix}"
+            for number in range(FIXTURE_RANK_LAYERS)
+            for suffix in RENDERER_SUFFIXES
         )
 
     (sidecar,) = find_layers(cryptomatte_fixtures / "sidecar_manifest.exr")
@@ -232,7 +239,7 @@ def test_union_of_all_names_is_one_where_there_is_geometry(cryptomatte_fixtures,
 # --- encoding, through a real EXR ----------------------------------------------------------------
 
 
-def smooth_blob(shape: tuple[int, int], center: tuple[float, float], radius: float, peak: float) -> np.ndarray:
+def smooth_blob(shape: tuple[int, int], center: tuple[float, float], radius: float, peak: float):
     """A soft disc: `peak` in the middle, smoothstep falloff, exactly 0 beyond `radius`."""
     rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]]
     t = np.clip(1.0 - np.hypot(rows - center[0], cols - center[1]) / radius, 0.0, 1.0)
@@ -260,7 +267,9 @@ def normalised(mattes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {name: matte * scale for name, matte in mattes.items()}
 
 
-def write_exr(path: Path, channels: dict[str, np.ndarray], metadata: dict[str, str], channel_format, compression):
+def write_exr(
+    path: Path, channels: dict[str, np.ndarray], metadata: dict[str, str], channel_format, compression: str
+) -> None:
     height, width = next(iter(channels.values())).shape
     spec = oiio.ImageSpec(width, height, len(channels), channel_format)
     spec.channelnames = list(channels)
@@ -379,7 +388,14 @@ def test_validate_output_format_refuses_lossy_compression(compression):
 
 @pytest.mark.parametrize(
     ("channel_format", "compression"),
-    [("float", "zip"), (oiio.TypeFloat, "zips"), (oiio.FLOAT, "piz"), (np.float32, "none"), ("float", "zip:4"), ("float", "RLE")],
+    [
+        ("float", "zip"),
+        (oiio.TypeFloat, "zips"),
+        (oiio.FLOAT, "piz"),
+        (np.float32, "none"),
+        ("float", "zip:4"),
+        ("float", "RLE"),
+    ],
 )
 def test_validate_output_format_accepts_lossless_float(channel_format, compression):
     validate_output_format(channel_format, compression)

@@ -54,7 +54,9 @@ def test_encoded_cryptomatte_channels_read_as_red_green_blue_alpha_layers():
     layers = encode({"car": np.ones((2, 2), dtype=np.float32)})
     mapped = [nuke_channel_name(name) for name in layers.channels]
     assert mapped == [
-        (f"CryptoObject{number:02d}", channel) for number in range(3) for channel in ("red", "green", "blue", "alpha")
+        (f"CryptoObject{number:02d}", channel)
+        for number in range(3)
+        for channel in ("red", "green", "blue", "alpha")
     ]
     assert_nuke_friendly(layers.channels)
 

@@ -56,7 +56,9 @@ def render_frame(
             mattes[k][region] += coverage * through
             transmission[region] = through * (1.0 - coverage)
             unoccluded[k] += float(coverage.sum())
-        rgb += background_at(scene.background, t, canvas) * transmission[..., None]
+        background = background_at(scene.background, t, canvas)
+        background *= transmission[..., None]
+        rgb += background
     weight = np.float32(1.0 / len(times))
     rgb *= weight * scene.lighting.gain(frame_index)
     mattes *= weight

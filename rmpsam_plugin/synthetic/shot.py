@@ -114,7 +114,7 @@ def generate_shot(
         ids=np.arange(1, num_objects + 1, dtype=np.int32),
         names=tuple(obj.name for obj in scene.objects),
         classes=classes,
-        class_ids=np.array([CLASS_NAMES.index(name) for name in classes], np.int64),
+        class_ids=np.array([obj.shape.class_id for obj in scene.objects], np.int64),
         visible=visible_area >= VISIBLE_MIN_AREA_PX,
         unoccluded_area=unoccluded,
         scene=scene,

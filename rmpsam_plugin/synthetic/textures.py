@@ -87,7 +87,7 @@ def _stripes_pattern(rng: np.random.Generator, height: int, width: int, feature_
     bend = (fbm_noise(rng, height, width, feature_px * 3, octaves=2) - 0.5) * period * rng.uniform(0.0, 2.0)
     wave = np.sin((along + bend) * np.float32(2 * np.pi / period))
     sharpness = rng.uniform(1.0, 6.0)
-    return 0.5 + 0.5 * np.tanh(sharpness * wave) / np.tanh(sharpness)
+    return (0.5 + 0.5 * np.tanh(sharpness * wave) / np.tanh(sharpness)).astype(np.float32)
 
 
 def _checker_pattern(rng: np.random.Generator, height: int, width: int, feature_px: float) -> np.ndarray:
@@ -110,12 +110,9 @@ _PATTERNS = (_noise_pattern, _stripes_pattern, _checker_pattern, _gradient_patte
 
 
 def _interpolate_palette(palette: np.ndarray, blend: np.ndarray) -> np.ndarray:
-    """Piecewise-linear map of `blend` in [0, 1] through the palette colours in order."""
-    segments = len(palette) - 1
-    position = np.clip(blend, 0.0, 1.0) * segments
-    index = np.minimum(position.astype(np.int32), segments - 1)
-    fraction = (position - index)[..., None]
-    return palette[index] * (1.0 - fraction) + palette[index + 1] * fraction
+    """Piecewise-linear map of `blend` in [0, 1] through the palette colours in order, float32 (..., 3)."""
+    stops = np.linspace(0.0, 1.0, len(palette))
+    return np.stack([np.interp(blend, stops, palette[:, c]).astype(np.float32) for c in range(3)], axis=-1)
 
 
 def _hsv_to_rgb(hue: np.ndarray, saturation: np.ndarray, value: np.ndarray) -> np.ndarray:

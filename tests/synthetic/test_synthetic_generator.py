@@ -149,3 +149,14 @@ def test_image_sample_is_one_sharp_frame():
     assert sample.frames.shape == (1, 40, 60, 3)
     assert sample.mattes.shape == (1, 2, 40, 60)
     assert sample.shutter == 0.0
+
+
+def test_motion_blur_softens_the_mattes_of_the_same_scene():
+    """The same scene (the shutter draws no random numbers) with a fast, frame-leaving object."""
+    sharp = generate_shot(13, 5, 64, 96, 3, leave_and_return=True, shutter=0.0)
+    blurred = generate_shot(13, 5, 64, 96, 3, leave_and_return=True, shutter=0.5, blur_samples=5)
+
+    def soft_pixels(shot):
+        return int(((shot.mattes > 0.02) & (shot.mattes < 0.98)).sum())
+
+    assert soft_pixels(blurred) > 1.2 * soft_pixels(sharp)

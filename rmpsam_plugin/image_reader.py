@@ -1,0 +1,223 @@
+"""Reading plates through OpenImageIO: headers, layers, windows, pixels.
+
+One frame file may hold many layers: single-part EXRs name channels `layer.R`, multi-part EXRs may
+also put a layer in a part named after it with bare `R`, `G`, `B` channels; integer formats (DPX,
+TIFF, PNG, JPEG) have only the `rgba` layer. `read_header` lists what is there without touching
+pixels; `read_plate` reads one layer placed in its display window (DESIGN 4): pixels outside the
+display window are overscan, kept only when asked for; display-window pixels outside the data
+window are black, as in Nuke.
+
+Every failure is a `PlateError` naming the file (and frame when known) in one line, because it
+ends up in a render-farm log. NaN and infinite values are replaced, and counted, at read time so
+nothing downstream (colour conversion, the network, the writer's passthrough) ever sees them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import OpenImageIO as oiio
+
+from rmpsam_plugin.errors import LayerNotFoundError, PlateError
+from rmpsam_plugin.plate_geometry import Window, reframe
+
+DEFAULT_LAYER = "rgba"
+# Nuke writes `layer.red` for custom channels as often as `layer.R`; both name the same component.
+_COMPONENT_NAMES = {"r": "R", "red": "R", "g": "G", "green": "G", "b": "B", "blue": "B", "a": "A", "alpha": "A"}
+_COMPONENT_ORDER = ("R", "G", "B", "A")
+# Largest finite half float: infinities become this so a half-float passthrough stays finite too.
+LARGE_FINITE = 65504.0
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A named group of channels inside one subimage (EXR part)."""
+
+    name: str
+    subimage: int
+    channel_indices: tuple[int, ...]  # positions in the subimage's channel list, in component order
+    channel_names: tuple[str, ...]  # full names as stored, e.g. ('beauty.R', 'beauty.G', 'beauty.B')
+    components: tuple[str, ...]  # canonical component names, e.g. ('R', 'G', 'B')
+    pixel_types: tuple[str, ...]  # as stored, per channel: 'half', 'float', 'uint16'...
+
+
+@dataclass(frozen=True)
+class PlateHeader:
+    """What a frame file holds, from its header alone (no pixels read)."""
+
+    path: Path
+    format_name: str  # OpenImageIO's name: 'openexr', 'dpx', 'tiff', 'png', 'jpeg'...
+    display_window: Window
+    data_window: Window
+    pixel_aspect: float
+    pixel_types: tuple[str, ...]  # per channel of the first subimage: 'half', 'float', 'uint8'...
+    compression: str | None
+    tile_size: tuple[int, int] | None  # None for scanline files
+    subimage_names: tuple[str | None, ...]
+    layers: dict[str, Layer]
+    colour_space: str | None  # the file's own `oiio:ColorSpace` claim, if any
+    attributes: dict[str, object] = field(repr=False)  # all header metadata of the first subimage
+
+    @property
+    def is_float(self) -> bool:
+        """Float/half data: by convention scene-linear, unlike integer files (see colour.py)."""
+        return any(kind in ("half", "float", "double") for kind in self.pixel_types)
+
+    def layer(self, name: str, frame: int | None = None) -> Layer:
+        try:
+            return self.layers[name]
+        except KeyError:
+            available = sorted(self.layers)
+            raise LayerNotFoundError(
+                f"layer '{name}' not found in {self.path}; layers: {', '.join(available) or 'none'}",
+                available=available, path=self.path, frame=frame) from None
+
+
+@dataclass
+class Plate:
+    """One layer of one frame, as float32 pixels covering `window` (absolute coordinates)."""
+
+    header: PlateHeader
+    frame: int | None
+    layer: Layer
+    pixels: np.ndarray  # (height, width, channels) float32
+    window: Window  # the display window, or display window plus overscan
+    display_window: Window  # of the layer's subimage (EXR parts may differ)
+    data_window: Window  # of the layer's subimage, as stored
+    nonfinite_count: int  # NaN/Inf values replaced while reading
+
+    @property
+    def pixel_aspect(self) -> float:
+        return self.header.pixel_aspect
+
+    def component(self, name: str) -> np.ndarray | None:
+        """The (H, W) plane of component 'R', 'G', 'B', 'A'..., or None if the layer lacks it."""
+        if name not in self.layer.components:
+            return None
+        return self.pixels[..., self.layer.components.index(name)]
+
+
+def _one_line(message: str) -> str:
+    """OpenImageIO errors may span lines (one per failed chunk); a log wants one line."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return "; ".join(dict.fromkeys(lines)) or "unknown error"
+
+
+def _split_channel(channel: str, part_layer: str) -> tuple[str, str]:
+    """'beauty.R' -> ('beauty', 'R'); a bare 'R' belongs to its part's layer."""
+    layer, dot, component = channel.rpartition(".")
+    if not dot:
+        layer, component = part_layer, channel
+    return layer, _COMPONENT_NAMES.get(component.lower(), component)
+
+
+def _layers_of_subimage(spec: oiio.ImageSpec, subimage: int, multipart: bool) -> dict[str, Layer]:
+    part_name = spec.get_string_attribute("oiio:subimagename") or None
+    part_layer = part_name if multipart and part_name else DEFAULT_LAYER
+    pixel_types = _pixel_types(spec)
+    grouped: dict[str, list[tuple[str, int, str]]] = {}
+    for index, channel in enumerate(spec.channelnames):
+        layer, component = _split_channel(channel, part_layer)
+        grouped.setdefault(layer, []).append((component, index, channel))
+    layers = {}
+    for name, members in grouped.items():
+        # R, G, B, A first, then the rest in file order: callers index colour channels by name.
+        members.sort(key=lambda m: _COMPONENT_ORDER.index(m[0]) if m[0] in _COMPONENT_ORDER else len(_COMPONENT_ORDER))
+        layers[name] = Layer(name, subimage, tuple(m[1] for m in members), tuple(m[2] for m in members),
+                             tuple(m[0] for m in members), tuple(pixel_types[m[1]] for m in members))
+    return layers
+
+
+def _pixel_types(spec: oiio.ImageSpec) -> tuple[str, ...]:
+    """Per-channel storage types; `channelformats` is empty when all channels share `format`."""
+    return tuple(str(kind) for kind in (spec.channelformats or (spec.format,) * spec.nchannels))
+
+
+def _open(path: Path, frame: int | None) -> oiio.ImageInput:
+    if not path.is_file():
+        raise PlateError(f"no such file: {path}", path=path, frame=frame)
+    image_input = oiio.ImageInput.open(str(path))
+    if image_input is None:
+        raise PlateError(f"cannot read {path}: {_one_line(oiio.geterror())}", path=path, frame=frame)
+    return image_input
+
+
+def _header_from_input(image_input: oiio.ImageInput, path: Path) -> PlateHeader:
+    specs = []
+    while image_input.seek_subimage(len(specs), 0):
+        specs.append(image_input.spec())
+    first = specs[0]
+    layers: dict[str, Layer] = {}
+    for subimage, spec in enumerate(specs):
+        for name, layer in _layers_of_subimage(spec, subimage, multipart=len(specs) > 1).items():
+            layers.setdefault(name, layer)  # the first part holding a layer name wins, as in Nuke
+    return PlateHeader(
+        path=path,
+        format_name=image_input.format_name(),
+        display_window=Window.display_of(first),
+        data_window=Window.data_of(first),
+        pixel_aspect=first.get_float_attribute("PixelAspectRatio", 1.0) or 1.0,
+        pixel_types=_pixel_types(first),
+        compression=first.get_string_attribute("compression") or None,
+        tile_size=(first.tile_width, first.tile_height) if first.tile_width else None,
+        subimage_names=tuple(spec.get_string_attribute("oiio:subimagename") or None for spec in specs),
+        layers=layers,
+        colour_space=first.get_string_attribute("oiio:ColorSpace") or None,
+        attributes={attribute.name: attribute.value for attribute in first.extra_attribs},
+    )
+
+
+def read_header(path: str | Path, frame: int | None = None) -> PlateHeader:
+    """The header of a frame file: windows, pixel aspect, compression, layers. Cheap."""
+    path = Path(path)
+    image_input = _open(path, frame)
+    try:
+        return _header_from_input(image_input, path)
+    finally:
+        image_input.close()
+
+
+def _sanitise(pixels: np.ndarray) -> int:
+    """Replace NaN by 0 and +/-Inf by +/-LARGE_FINITE in place; return how many were replaced."""
+    finite = np.isfinite(pixels)
+    replaced = pixels.size - int(np.count_nonzero(finite))
+    if replaced:
+        np.nan_to_num(pixels, copy=False, nan=0.0, posinf=LARGE_FINITE, neginf=-LARGE_FINITE)
+    return replaced
+
+
+def read_plate(path: str | Path, layer: str = DEFAULT_LAYER, *, overscan: bool = False,
+               frame: int | None = None) -> Plate:
+    """Read one layer of a frame as float32, placed in its display window.
+
+    With `overscan`, the returned window grows to include data outside the display window;
+    without it such pixels are cropped. Display-window pixels the file does not store are zero.
+    """
+    path = Path(path)
+    image_input = _open(path, frame)
+    try:
+        header = _header_from_input(image_input, path)
+        chosen = header.layer(layer, frame)
+        if not image_input.seek_subimage(chosen.subimage, 0):
+            raise PlateError(f"cannot read part {chosen.subimage} of {path}", path=path, frame=frame)
+        spec = image_input.spec()
+        if spec.deep:
+            raise PlateError(f"{path} holds deep data, which has no flat plate to segment", path=path, frame=frame)
+        first, end = min(chosen.channel_indices), max(chosen.channel_indices) + 1
+        stored = image_input.read_image(chosen.subimage, 0, first, end, "float")
+        if stored is None:
+            raise PlateError(f"truncated or corrupt pixel data in {path}: {_one_line(image_input.geterror())}",
+                             path=path, frame=frame)
+    finally:
+        image_input.close()
+    stored = stored.reshape(spec.height, spec.width, end - first)
+    if chosen.channel_indices != tuple(range(first, end)):
+        stored = stored[..., [index - first for index in chosen.channel_indices]]
+    data_window, display_window = Window.data_of(spec), Window.display_of(spec)
+    window = display_window.union(data_window) if overscan else display_window
+    pixels = stored if window == data_window else reframe(stored, data_window, window)
+    pixels = np.ascontiguousarray(pixels, dtype=np.float32)
+    nonfinite = _sanitise(pixels)
+    return Plate(header, frame, chosen, pixels, window, display_window, data_window, nonfinite)

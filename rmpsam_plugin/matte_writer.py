@@ -1,0 +1,233 @@
+"""Writing matte EXRs: one file per frame, one layer per instance (DESIGN 5).
+
+A frame's file holds, in one EXR part:
+- `<layer>.A` per instance, the soft matte (Nuke shows it as `<layer>.alpha`), half float by
+  default; layer names are the instance names made safe for Nuke (`sanitise_layer_names`);
+- optionally a Cryptomatte of every instance, always 32-bit float and losslessly compressed
+  (the IDs are hash bits; see `rmpsam_plugin.cryptomatte`);
+- optionally the plate's own channels ("passthrough") in their source pixel type, so one Read
+  node carries plate and mattes.
+
+Windows: the display window and pixel aspect are the plate's. The data window is the plate's
+display window, or, with `overscan`, the display window plus the plate's data window, so that
+mattes computed on overscan are not cropped. Writing the overscan of a passthrough plate needs
+the plate read with overscan too (`read_plate(..., overscan=True)`).
+
+Writes are atomic: the frame is written to `<name>.tmp.exr` beside its final name and renamed
+over it with `os.replace`, so a crash leaves either the old file or the new one, never a truncated
+frame that a resumed job would trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import fileseq
+import numpy as np
+import OpenImageIO as oiio
+
+from rmpsam_plugin import __version__, cryptomatte
+from rmpsam_plugin.errors import OutputError
+from rmpsam_plugin.image_reader import DEFAULT_LAYER, Plate
+from rmpsam_plugin.nuke_channels import assert_nuke_friendly
+from rmpsam_plugin.plate_geometry import Window, reframe
+from rmpsam_plugin.sequences import PAD_STYLE
+
+PIXEL_TYPES = ("half", "float")
+LOSSLESS_COMPRESSIONS = ("none", "rle", "zips", "zip", "piz")
+# pxr24 rounds 32-bit floats; b44 and dwa quantise colour channels. Only on explicit request.
+LOSSY_COMPRESSIONS = ("pxr24", "b44", "b44a", "dwaa", "dwab")
+# Layer names that Nuke already uses for something else: a matte there would land in the plate.
+_RESERVED_LAYERS = frozenset({"rgba", "depth", "other", "Ci"})
+
+
+def sanitise_layer_names(instance_names: Iterable[str], reserved: Iterable[str] = ()) -> dict[str, str]:
+    """Instance name -> a unique EXR layer name of ASCII letters, digits and underscores.
+
+    Other characters become `_`; a leading digit gets a `_` in front (Nuke would strip the digit);
+    a name taken by an earlier instance, by Nuke (`rgba`, `depth`...) or by `reserved` gets `_2`,
+    `_3`... The mapping is written into each file's header as `rmpsam/layers`.
+    """
+    taken = set(_RESERVED_LAYERS) | set(reserved)
+    mapping: dict[str, str] = {}
+    for name in instance_names:
+        base = re.sub(r"[^A-Za-z0-9_]", "_", name) or "instance"
+        if base[0].isdigit():
+            base = "_" + base
+        candidate, suffix = base, 2
+        while candidate in taken:
+            candidate, suffix = f"{base}_{suffix}", suffix + 1
+        taken.add(candidate)
+        mapping[name] = candidate
+    return mapping
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What made a matte, written to every frame's header so a file can be traced and rerun."""
+
+    weights_digest: str
+    prompts_digest: str
+    version: str = __version__
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """Pixel type and compression of the matte channels; Cryptomatte channels are always float."""
+
+    pixel_type: str = "half"
+    compression: str = "zip"
+
+    def __post_init__(self) -> None:
+        if self.pixel_type not in PIXEL_TYPES:
+            raise ValueError(f"matte pixel type must be one of {PIXEL_TYPES}, not {self.pixel_type!r}")
+        method = self.compression.split(":", 1)[0]
+        if method not in LOSSLESS_COMPRESSIONS + LOSSY_COMPRESSIONS:
+            raise ValueError(f"unknown EXR compression {self.compression!r}; "
+                             f"lossless: {', '.join(LOSSLESS_COMPRESSIONS)}; lossy: {', '.join(LOSSY_COMPRESSIONS)}")
+
+
+def _output_template(pattern: str | Path) -> fileseq.FileSequence:
+    template = fileseq.FileSequence(str(pattern), pad_style=PAD_STYLE)
+    if not template.padding() or template.extension().lower() != ".exr":
+        raise ValueError(f"output pattern must be an .exr path with frame padding (####, %04d...), not '{pattern}'")
+    return template
+
+
+class MatteWriter:
+    """Writes the matte EXR of each frame of one job; construct once, call `write` per frame."""
+
+    def __init__(self, pattern: str | Path, instance_names: Sequence[str], provenance: Provenance, *,
+                 output_format: OutputFormat = OutputFormat(), cryptomatte_layer: str | None = None,
+                 passthrough_layer: str | None = None, overscan: bool = False) -> None:
+        if not instance_names:
+            raise ValueError("a matte file needs at least one instance")
+        if cryptomatte_layer is not None:
+            cryptomatte.validate_output_format("float", output_format.compression)
+        self._template = _output_template(pattern)
+        self.instance_names = tuple(instance_names)
+        taken = [f"{cryptomatte_layer}{index:02d}" for index in range(3)] if cryptomatte_layer else []
+        taken += [passthrough_layer] if passthrough_layer else []
+        self.layer_names = sanitise_layer_names(self.instance_names, reserved=taken)
+        self.provenance = provenance
+        self.output_format = output_format
+        self.cryptomatte_layer = cryptomatte_layer
+        self.passthrough_layer = passthrough_layer
+        self.overscan = overscan
+
+    def path(self, frame: int) -> Path:
+        return Path(self._template.frame(frame))
+
+    def output_window(self, plate: Plate) -> Window:
+        """The data window of the frame written for `plate`."""
+        return plate.display_window.union(plate.data_window) if self.overscan else plate.display_window
+
+    def write(self, frame: int, mattes: Mapping[str, np.ndarray], matte_window: Window, plate: Plate) -> Path:
+        """Write one frame and return its path.
+
+        `mattes` maps instance names to planes covering `matte_window` (absolute coordinates,
+        e.g. `PlateGeometry.frame_window`); values are clipped to 0..1. An instance without a
+        matte this frame (it left the shot) gets an empty layer, so every frame has every layer.
+        """
+        unknown = sorted(set(mattes) - set(self.instance_names))
+        if unknown:
+            raise ValueError(f"mattes for instances this writer was not set up for: {unknown}")
+        window = self.output_window(plate)
+        planes = {name: self._matte_plane(mattes.get(name), matte_window, window) for name in self.instance_names}
+        channels: dict[str, tuple[np.ndarray, str]] = {}
+        if self.passthrough_layer:
+            if plate.layer.name != self.passthrough_layer:
+                raise ValueError(f"plate layer '{plate.layer.name}' is not the passthrough layer '{self.passthrough_layer}'")
+            channels.update(self._passthrough_channels(plate, window))
+        pixel_type = self.output_format.pixel_type
+        channels.update({f"{self.layer_names[name]}.A": (plane, pixel_type) for name, plane in planes.items()})
+        metadata = self._metadata(frame, plate)
+        if self.cryptomatte_layer:
+            encoded = cryptomatte.encode(planes, self.cryptomatte_layer)
+            channels.update({name: (plane, "float") for name, plane in encoded.channels.items()})
+            metadata.update(encoded.metadata)
+        assert_nuke_friendly(channels)
+        path = self.path(frame)
+        _write_exr_atomically(path, channels, window, plate, self.output_format.compression, metadata, frame)
+        return path
+
+    @staticmethod
+    def _matte_plane(matte: np.ndarray | None, matte_window: Window, window: Window) -> np.ndarray:
+        if matte is None:
+            return np.zeros(window.shape, dtype=np.float32)
+        plane = np.clip(np.asarray(matte, dtype=np.float32), 0.0, 1.0)
+        return plane if matte_window == window else reframe(plane, matte_window, window)
+
+    @staticmethod
+    def _passthrough_channels(plate: Plate, window: Window) -> dict[str, tuple[np.ndarray, str]]:
+        """The plate's layer under its own channel names (`R`, `beauty.R`...) and pixel types."""
+        pixels = plate.pixels if plate.window == window else reframe(plate.pixels, plate.window, window)
+        channels = {}
+        for position, (component, kind) in enumerate(zip(plate.layer.components, plate.layer.pixel_types)):
+            name = component if plate.layer.name == DEFAULT_LAYER else f"{plate.layer.name}.{component}"
+            # EXR stores no 8/16-bit integers for colour: those plates are passed through as half.
+            channels[name] = (pixels[..., position], kind if kind in PIXEL_TYPES else "half")
+        return channels
+
+    def _metadata(self, frame: int, plate: Plate) -> dict[str, object]:
+        return {
+            "rmpsam/version": self.provenance.version,
+            "rmpsam/weightsDigest": self.provenance.weights_digest,
+            "rmpsam/promptsDigest": self.provenance.prompts_digest,
+            "rmpsam/sourceFrame": os.path.abspath(plate.header.path),
+            "rmpsam/frame": int(frame),
+            "rmpsam/layers": json.dumps(self.layer_names, ensure_ascii=False, separators=(",", ":")),
+        }
+
+
+def _exr_spec(channels: Mapping[str, tuple[np.ndarray, str]], window: Window, plate: Plate, compression: str,
+              metadata: Mapping[str, object]) -> oiio.ImageSpec:
+    spec = oiio.ImageSpec(window.width, window.height, len(channels), oiio.HALF)
+    spec.x, spec.y = window.x, window.y
+    display = plate.display_window
+    spec.full_x, spec.full_y, spec.full_width, spec.full_height = display.x, display.y, display.width, display.height
+    spec.channelnames = tuple(channels)
+    spec.channelformats = tuple(oiio.TypeDesc(kind) for _, kind in channels.values())
+    spec.attribute("compression", compression)
+    spec.attribute("PixelAspectRatio", float(plate.pixel_aspect))
+    for key, value in metadata.items():
+        spec.attribute(key, value)
+    return spec
+
+
+def _one_line(text: str) -> str:
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip()) or "unknown error"
+
+
+def _write_exr_atomically(path: Path, channels: Mapping[str, tuple[np.ndarray, str]], window: Window, plate: Plate,
+                          compression: str, metadata: Mapping[str, object], frame: int) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create output directory {path.parent}: {error.strerror or error}",
+                          path=path, frame=frame) from None
+    spec = _exr_spec(channels, window, plate, compression, metadata)
+    pixels = np.empty((window.height, window.width, len(channels)), dtype=np.float32)
+    for position, (plane, _) in enumerate(channels.values()):
+        pixels[..., position] = plane
+    temporary = path.with_name(f"{path.stem}.tmp{path.suffix}")
+    output = oiio.ImageOutput.create(str(temporary))
+    try:
+        if not output.open(str(temporary), spec):
+            raise OutputError(f"cannot write {temporary}: {_one_line(output.geterror())}", path=path, frame=frame)
+        written = output.write_image(pixels)
+        closed = output.close()
+        if not (written and closed):
+            raise OutputError(f"writing {temporary} failed: {_one_line(output.geterror())}", path=path, frame=frame)
+        os.replace(temporary, path)
+    except OSError as error:
+        raise OutputError(f"cannot write {path}: {error.strerror or error}", path=path, frame=frame) from None
+    finally:
+        with contextlib.suppress(OSError):  # already renamed, or never created
+            temporary.unlink()

@@ -90,9 +90,10 @@ def _hostile_file(tmp_path: Path, container: str, kind: str, marker: Path) -> Pa
 
 
 PAYLOADS = ["os.system", "builtins.open", "getattr-chain"]
+CONTAINERS = ["torch-zip", "pickle-protocol-2", "pickle-protocol-4"]
 # The hand-assembled getattr chain exists only as a bare protocol-2 pickle; torch.save cannot write it.
 HOSTILE_FILES = [
-    *((container, kind) for container in ("torch-zip", "pickle-protocol-2", "pickle-protocol-4") for kind in PAYLOADS[:2]),
+    *((container, kind) for container in CONTAINERS for kind in ("os.system", "builtins.open")),
     ("pickle-protocol-2", "getattr-chain"),
 ]
 

@@ -32,7 +32,8 @@ class Trajectory:
     angle(t)    = angle0 + spin * t
     scale(t)    = scale_px * exp(scale_swing * sin(2 pi t / scale_period + scale_phase))
 
-    where bump(t) = sin(pi t / excursion_frames) for t in [0, excursion_frames], 0 elsewhere.
+    where bump(t) = sin(pi t / excursion_frames) (0 when excursion_frames is 0): smooth at every
+    t, so the shutter of the first and last frames sees no kink in the motion.
     """
 
     centre: np.ndarray  # (2,)
@@ -60,7 +61,7 @@ class Trajectory:
         return self.scale_px * float(np.exp(abs(self.scale_swing)))
 
     def _bump(self, t: float) -> float:
-        if self.excursion_frames <= 0 or not 0.0 <= t <= self.excursion_frames:
+        if self.excursion_frames <= 0:
             return 0.0
         return float(np.sin(np.pi * t / self.excursion_frames))
 
@@ -102,22 +103,27 @@ def leave_and_return_trajectory(
 ) -> Trajectory:
     """An object that starts and ends in frame and spends the middle of the shot fully outside it.
 
-    The excursion overshoots the distance at which the object clears the frame edge by 50%, so
-    with a sine-shaped out-and-back it is fully outside for about the middle 45% of the shot.
+    It starts 15..30% of the frame from the side it will leave through, heading within 30 degrees
+    of that side's normal, so the trip out is short (a fast whip-out, not a teleport). The
+    excursion overshoots the distance at which the object clears the frame by 30%: on the sine
+    out-and-back it is fully outside for about the middle 40% of the shot.
     """
     if num_frames < 3:
         raise ValueError("leaving and re-entering the frame needs at least 3 frames")
     base = random_object_trajectory(rng, height, width, radius_px)
-    centre = np.array([rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height])
-    # Head within 30 degrees of a side's normal, so the trip out is short rather than grazing.
-    side = int(rng.integers(4))
+    size = np.array([width, height], float)
+    side = int(rng.integers(4))  # 0 right, 1 bottom, 2 left, 3 top
+    exit_axis, towards_far_side = side % 2, side < 2
+    centre = rng.uniform(0.3, 0.7, 2) * size
+    inset = rng.uniform(0.15, 0.3) * size[exit_axis]
+    centre[exit_axis] = size[exit_axis] - inset if towards_far_side else inset
     angle = side * np.pi / 2 + rng.uniform(-np.pi / 6, np.pi / 6)
     direction = np.array([np.cos(angle), np.sin(angle)])
     # Fully outside = the whole outline beyond one edge: the centre one radius past it, which
     # along the ray takes (radius / |direction component across that edge|) more travel.
     margin = base.max_scale_px + 2.0
     clear = min(
-        _distance_to_edge(centre[axis], direction[axis], (width, height)[axis]) + margin / max(abs(direction[axis]), 1e-9)
+        _distance_to_edge(centre[axis], direction[axis], size[axis]) + margin / max(abs(direction[axis]), 1e-9)
         for axis in (0, 1)
     )
     return Trajectory(
@@ -131,7 +137,7 @@ def leave_and_return_trajectory(
         scale_swing=base.scale_swing,
         scale_period=base.scale_period,
         scale_phase=base.scale_phase,
-        excursion=direction * 1.5 * clear,
+        excursion=direction * 1.3 * clear,
         excursion_frames=float(num_frames - 1),
     )
 
@@ -165,6 +171,21 @@ def shutter_times(frame_index: int, shutter: float, samples: int) -> np.ndarray:
     if samples <= 1 or shutter <= 0:
         return np.array([float(frame_index)])
     return frame_index + shutter * (np.linspace(0.0, 1.0, samples) - 0.5)
+
+
+def outline_travel(trajectory: Trajectory, times: np.ndarray) -> float:
+    """How far, at most, a point of the outline (radius 1 unit) moves along `times`, in pixels.
+
+    Sums, per step, the centre's displacement, the arc a rim point sweeps by turning and the
+    change of radius: an upper bound that is tight for the translation-dominated motion here.
+    """
+    poses = [trajectory.pose(float(t)) for t in times]
+    travel = 0.0
+    for before, after in zip(poses, poses[1:]):
+        travel += float(np.hypot(after.x - before.x, after.y - before.y))
+        travel += max(before.scale_px, after.scale_px) * abs(after.angle - before.angle)
+        travel += abs(after.scale_px - before.scale_px)
+    return travel
 
 
 def _distance_to_edge(position: float, direction: float, extent: float) -> float:

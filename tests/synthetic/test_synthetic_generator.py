@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from rmpsam_plugin.synthetic import CLASS_NAMES, generate_image_sample, generate_shot
-from rmpsam_plugin.synthetic.motion import shutter_times
-from rmpsam_plugin.synthetic.render import render_id_buffer
+from rmpsam_plugin.synthetic.motion import outline_travel
+from rmpsam_plugin.synthetic.render import MAX_BLUR_SAMPLES, frame_times, render_id_buffer
 from rmpsam_plugin.synthetic.sprites import Canvas
 
 
@@ -84,7 +84,7 @@ def test_blurred_mattes_agree_with_id_buffers_over_the_whole_shutter(seed):
     during the shutter exist (the shot is blurred) and are left to the blur."""
     shot = generate_shot(seed, 3, 96, 128, 3, shutter=0.5, blur_samples=5)
     for index in range(shot.num_frames):
-        times = shutter_times(index, shot.shutter, shot.blur_samples)
+        times = frame_times(shot.scene, index, shot.shutter, shot.blur_samples)
         stack = np.stack([render_id_buffer(shot.scene, t, _frame_canvas(shot)) for t in times])
         checked = _assert_mattes_follow_id_buffers(shot.mattes[index], stack)
         assert checked > 0.5 * stack[0].size
@@ -160,3 +160,17 @@ def test_motion_blur_softens_the_mattes_of_the_same_scene():
         return int(((shot.mattes > 0.02) & (shot.mattes < 0.98)).sum())
 
     assert soft_pixels(blurred) > 1.2 * soft_pixels(sharp)
+
+
+def test_fast_motion_gets_enough_sub_frames_to_smear_without_ghosts():
+    shot = generate_shot(14, 9, 64, 96, 2, leave_and_return=True)
+    movers = [obj.trajectory for obj in shot.scene.objects]
+    counts = []
+    for index in range(shot.num_frames):
+        times = frame_times(shot.scene, index, shot.shutter, shot.blur_samples)
+        counts.append(len(times))
+        assert len(times) >= shot.blur_samples
+        if len(times) < MAX_BLUR_SAMPLES:
+            steps = [outline_travel(path, times[i : i + 2]) for path in movers for i in range(len(times) - 1)]
+            assert max(steps) <= 1.6
+    assert max(counts) > shot.blur_samples

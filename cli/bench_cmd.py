@@ -8,7 +8,9 @@ import importlib
 import click
 
 # (module inside rmpsam_cli, attribute holding the click command)
-_BENCHMARKS: list[tuple[str, str]] = []
+_BENCHMARKS: list[tuple[str, str]] = [
+    ("bench_network", "network"),
+]
 
 
 @click.group()

@@ -1,0 +1,59 @@
+"""`rmpsam-matte bench network`: network speed on this CPU against the float32 floor."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from rmpsam_model.config import RMPSAMConfig
+from rmpsam_plugin.bench.network_bench import run_network_benchmark
+from rmpsam_plugin.bench.table import format_table
+
+_CONFIGS = {"released": RMPSAMConfig.released, "parity-tiny": RMPSAMConfig.parity_tiny}
+
+
+@click.command("network")
+@click.option("--size", "size", default="1024x576", show_default=True, help="Input WIDTHxHEIGHT (multiples of 32).")
+@click.option("--config", "config_name", type=click.Choice(sorted(_CONFIGS)), default="released", show_default=True)
+@click.option("--repeats", default=3, show_default=True, help="Timed runs per part; the median is reported.")
+@click.option("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def network(size: str, config_name: str, repeats: int, threads: int | None, as_json: bool) -> None:
+    """Time backbone, neck, decoder and a cached-feature click with random weights.
+
+    The baseline is the float32 floor: the network's FLOPs over this machine's dense matmul rate,
+    measured in the same run. 'eager' is the module tree as loaded, 'fused' is after
+    fuse_for_inference() (BatchNorm folded into convolutions), which is what the tool runs.
+    """
+    try:
+        width, height = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"expected WIDTHxHEIGHT, got {size!r}", param_hint="--size")
+    result = run_network_benchmark(_CONFIGS[config_name](), height, width, repeats, threads)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "config": config_name,
+                    "width": width,
+                    "height": height,
+                    "threads": result.threads,
+                    "matmul_gflops": result.matmul_gflops,
+                    "total_gflop": result.total_gflop,
+                    "floor_seconds": result.floor_seconds,
+                    "parts": {p.name: {"seconds": p.seconds, "gflop": p.gflop} for p in result.fused},
+                    "eager_parts": {p.name: {"seconds": p.seconds, "gflop": p.gflop} for p in result.eager},
+                    "frame_seconds": sum(p.seconds for p in result.fused),
+                    "click_seconds": result.click_seconds,
+                }
+            )
+        )
+        return
+    click.echo(
+        f"RMP-SAM network ({config_name}) at {width}x{height}, float32, CPU, {result.threads} threads; "
+        f"dense matmul {result.matmul_gflops:.1f} GFLOP/s"
+    )
+    headers = ["part", "GFLOP", "floor ms", "eager ms", "fused ms", "fused/floor"]
+    click.echo(format_table(headers, result.rows()))
+    click.echo(f"\none click on cached features (predictor, mask at {width}x{height}): {result.click_seconds * 1e3:.1f} ms")

@@ -1,0 +1,99 @@
+"""The predictor answers in original-image pixels and computes what the released model does.
+
+The fixture image is rebuilt from the reference's normalised input, so the predictor's own
+resize/normalise/pad path must land on exactly the reference tensor; the prompts are given as the
+artist would (click centres and boxes in image pixels) and must reproduce the reference decode.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+from rmpsam_model.checkpoint import load_class_embedding, load_state_dict
+from rmpsam_model.config import RMPSAMConfig
+from rmpsam_model.network import RMPSAM
+from rmpsam_model.predictor import RMPSAMPredictor
+from rmpsam_model.preprocess import PIXEL_MEAN, PIXEL_STD, InferenceSize
+
+TOLERANCE = 1e-3
+
+
+def _close(ours: torch.Tensor, ref: torch.Tensor) -> bool:
+    return float((ours - ref).abs().max()) <= TOLERANCE * float(ref.abs().max())
+
+
+@pytest.fixture(scope="module")
+def setup(official_fixtures):
+    reference = load_file(official_fixtures / "parity_tiny_reference.safetensors")
+    with safe_open(official_fixtures / "parity_tiny_reference.safetensors", "pt") as handle:
+        height, width = json.loads(handle.metadata()["meta"])["img_shape"]
+    model = RMPSAM(RMPSAMConfig.parity_tiny())
+    model.load_state_dict(load_state_dict(official_fixtures / "parity_tiny.pth"))
+    model.set_class_embedding(load_class_embedding(official_fixtures / "parity_tiny_class_embed.pth"))
+    normalised = reference["image.input"][0, :, :height, :width]
+    rgb = normalised * torch.tensor(PIXEL_STD).view(3, 1, 1) + torch.tensor(PIXEL_MEAN).view(3, 1, 1)
+    image = (rgb.permute(1, 2, 0).numpy() / 255.0).astype(np.float32)
+    predictor = RMPSAMPredictor(model, InferenceSize(short_side=min(height, width), max_long_side=max(height, width)))
+    predictor.set_image(image)
+    return predictor, reference, (height, width)
+
+
+def test_cached_features_equal_reference(setup):
+    predictor, reference, _ = setup
+    assert _close(predictor.features(0), reference["image.features"])
+
+
+def test_clicks_and_boxes_in_image_pixels_reproduce_reference_prompt_decode(setup):
+    predictor, reference, (height, width) = setup
+    boxes = reference["prompt.boxes_xyxy"].numpy()
+    clicks = (boxes[:3, :2] + boxes[:3, 2:]) / 2  # rows 0-2 are clicks written as 6-pixel boxes
+    prediction = predictor.predict_prompts(points=clicks, boxes=boxes[3:])
+    assert _close(prediction.low_res_logits, reference["prompt.stage3.masks"][0])
+    assert _close(prediction.iou, reference["prompt.stage3.iou"][0, :, 0])
+    assert _close(prediction.kernels, reference["prompt.kernels"][0])
+    assert tuple(prediction.logits.shape) == (6, height, width)
+
+
+def test_object_and_clip_decodes_reproduce_reference(setup):
+    predictor, reference, _ = setup
+    objects = predictor.predict_objects()
+    assert _close(objects.low_res_logits, reference["image.stage3.masks"][0])
+    assert _close(objects.class_logits, reference["image.stage3.cls"][0])
+
+
+def test_instances_are_ranked_and_masks_at_original_size(setup):
+    predictor, _, (height, width) = setup
+    result = predictor.predict_instances(top_k=10)
+    assert tuple(result.masks.shape) == (10, height, width)
+    assert torch.all(result.scores[:-1] >= result.scores[1:])
+    assert int(result.labels.max()) < 155
+
+
+def test_errors_name_the_problem(setup):
+    predictor, _, _ = setup
+    with pytest.raises(ValueError, match="at least one click or box"):
+        predictor.predict_prompts()
+    with pytest.raises(IndexError, match="frame index 3"):
+        predictor.predict_prompts(points=[[5, 5]], frame_index=3)
+
+
+def test_panoptic_segments_do_not_overlap_and_respect_stuff_merging():
+    from rmpsam_model.postprocess import panoptic_result
+
+    logits = torch.full((3, 8, 8), -10.0)
+    logits[0, :, :4] = 10.0  # thing, left half
+    logits[1, :, 4:] = 10.0  # stuff class 1, right half
+    logits[2, :, 6:] = 10.0  # a weaker duplicate of stuff class 1: covered by query 1, dropped
+    class_logits = torch.tensor([[10.0, -10.0, 0.0], [-10.0, 10.0, 0.0], [-10.0, 9.0, 0.0]])
+    result = panoptic_result(logits, class_logits, is_thing=[True, False])
+    labels = {segment["id"]: segment["label"] for segment in result.segments}
+    assert sorted(labels.values()) == [0, 1]
+    assert int((result.segment_map == 0).sum()) == 0
+    stuff_id = next(i for i, label in labels.items() if label == 1)
+    assert int((result.segment_map == stuff_id).sum()) == 32

@@ -1,0 +1,93 @@
+"""Mask prompts: an existing matte image (EXR, PNG, TIFF... through OpenImageIO) on a keyframe.
+
+The matte lives in the image's display window, like every prompt. A mask rendered from Nuke with
+a tight bounding box (EXR data window smaller than the display window) is placed where its data
+window says, zero outside; data outside the display window is dropped. Only the first subimage
+(part) is read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import OpenImageIO as oiio
+
+from .model import Keyframe
+
+
+class MaskError(ValueError):
+    """A mask image that cannot be used; the message names the file."""
+
+
+@dataclass(frozen=True)
+class MaskInfo:
+    """What the checks need to know of a mask image without reading its pixels."""
+
+    width: int
+    height: int
+    channel_index: int
+
+
+def inspect_mask(path: Path, channel: str | None) -> MaskInfo:
+    """Open `path`'s header: its display-window size and the index of the matte channel.
+
+    Without `channel` the image must have exactly one channel: guessing among R, G, B and A
+    would silently pick the wrong matte as often as the right one.
+    """
+    if not path.is_file():
+        raise MaskError(f"mask image not found: {path}")
+    image = oiio.ImageInput.open(str(path))
+    if image is None:
+        raise MaskError(f"cannot read mask image {path}: {oiio.geterror() or 'unknown format'}")
+    try:
+        spec = image.spec()
+    finally:
+        image.close()
+    names = list(spec.channelnames)
+    if channel is None:
+        if len(names) != 1:
+            raise MaskError(
+                f"mask image {path} has {len(names)} channels ({', '.join(names)}); "
+                "set mask_channel to the one that holds the matte"
+            )
+        index = 0
+    elif channel in names:
+        index = names.index(channel)
+    else:
+        raise MaskError(f"mask image {path} has no channel {channel!r}; it has {', '.join(names)}")
+    return MaskInfo(spec.full_width, spec.full_height, index)
+
+
+def load_mask(keyframe: Keyframe) -> np.ndarray:
+    """The keyframe's mask as float32 (height, width) of its display window, in [0, 1].
+
+    Values are clipped to [0, 1] and NaN becomes 0: filtered roto overshoots slightly, and the
+    network pools features under the matte, where one NaN would poison the whole instance.
+    """
+    if keyframe.mask_path is None:
+        raise ValueError(f"keyframe {keyframe.frame} has no mask")
+    info = inspect_mask(keyframe.mask_path, keyframe.mask_channel)
+    image = oiio.ImageInput.open(str(keyframe.mask_path))
+    if image is None:
+        raise MaskError(f"cannot read mask image {keyframe.mask_path}: {oiio.geterror()}")
+    try:
+        spec = image.spec()
+        pixels = image.read_image(0, 0, info.channel_index, info.channel_index + 1, oiio.FLOAT)
+    finally:
+        image.close()
+    if pixels is None:
+        raise MaskError(f"cannot read the pixels of mask image {keyframe.mask_path}: {oiio.geterror()}")
+    data = np.asarray(pixels, dtype=np.float32).reshape(spec.height, spec.width)
+    matte = np.zeros((info.height, info.width), np.float32)
+    _paste(matte, data, spec.x - spec.full_x, spec.y - spec.full_y)
+    return np.clip(np.nan_to_num(matte, nan=0.0), 0.0, 1.0)
+
+
+def _paste(frame: np.ndarray, data: np.ndarray, left: int, top: int) -> None:
+    """Copy `data` into `frame` with its top-left corner at (left, top), cropping what falls outside."""
+    rows = slice(max(top, 0), min(top + data.shape[0], frame.shape[0]))
+    cols = slice(max(left, 0), min(left + data.shape[1], frame.shape[1]))
+    if rows.start < rows.stop and cols.start < cols.stop:
+        frame[rows, cols] = data[rows.start - top : rows.stop - top, cols.start - left : cols.stop - left]

@@ -2,7 +2,7 @@
 
 One frame file may hold many layers: single-part EXRs name channels `layer.R`, multi-part EXRs may
 also put a layer in a part named after it with bare `R`, `G`, `B` channels; integer formats (DPX,
-TIFF, PNG, JPEG) have only the `rgba` layer. `read_header` lists what is there without touching
+TIFF, PNG, JPEG) have only the `rgba` layer. Layers are named as Nuke's Read node names them. `read_header` lists what is there without touching
 pixels; `read_plate` reads one layer placed in its display window (DESIGN 4): pixels outside the
 display window are overscan, kept only when asked for; display-window pixels outside the data
 window are black, as in Nuke.
@@ -21,6 +21,7 @@ import numpy as np
 import OpenImageIO as oiio
 
 from rmpsam_plugin.errors import LayerNotFoundError, PlateError
+from rmpsam_plugin.nuke_channels import nuke_channel_name
 from rmpsam_plugin.plate_geometry import Window, reframe
 
 DEFAULT_LAYER = "rgba"
@@ -105,21 +106,24 @@ def _one_line(message: str) -> str:
     return "; ".join(dict.fromkeys(lines)) or "unknown error"
 
 
-def _split_channel(channel: str, part_layer: str) -> tuple[str, str]:
-    """'beauty.R' -> ('beauty', 'R'); a bare 'R' belongs to its part's layer."""
-    layer, dot, component = channel.rpartition(".")
-    if not dot:
-        layer, component = part_layer, channel
-    return layer, _COMPONENT_NAMES.get(component.lower(), component)
+def _split_channel(channel: str, part_name: str | None) -> tuple[str, str]:
+    """('beauty.R', None) -> ('beauty', 'R'); ('R', 'beauty') -> ('beauty', 'R'); ('Z', None) -> ('depth', 'Z').
+
+    Layer names are the ones Nuke's Read node shows (`nuke_channels`), so `--layer` takes what the
+    artist sees. A bare channel in a named part of a multi-part file belongs to that part's layer.
+    """
+    qualified = f"{part_name}.{channel}" if part_name and "." not in channel else channel
+    layer, _ = nuke_channel_name(qualified)
+    suffix = channel.rpartition(".")[2]
+    return layer, _COMPONENT_NAMES.get(suffix.lower(), suffix)
 
 
 def _layers_of_subimage(spec: oiio.ImageSpec, subimage: int, multipart: bool) -> dict[str, Layer]:
-    part_name = spec.get_string_attribute("oiio:subimagename") or None
-    part_layer = part_name if multipart and part_name else DEFAULT_LAYER
+    part_name = (spec.get_string_attribute("oiio:subimagename") or None) if multipart else None
     pixel_types = _pixel_types(spec)
     grouped: dict[str, list[tuple[str, int, str]]] = {}
     for index, channel in enumerate(spec.channelnames):
-        layer, component = _split_channel(channel, part_layer)
+        layer, component = _split_channel(channel, part_name)
         grouped.setdefault(layer, []).append((component, index, channel))
     layers = {}
     for name, members in grouped.items():

@@ -6,7 +6,8 @@ Accepted forms (all through `fileseq`):
 - `shot.1001-1100#.exr`, `shot.1001-1050,1060-1100####.exr`: an explicit frame range (fileseq
   syntax); frames of the range that are absent are *missing*;
 - a directory holding exactly one image sequence;
-- one numbered file (`shot.1001.exr`): a one-frame sequence.
+- one numbered file (`shot.1001.exr`): a one-frame sequence;
+- one file without a frame number (`plate.exr`): a still, frame 1.
 
 Padding follows Nuke, i.e. fileseq's `PAD_STYLE_HASH1`: every `#` or `@` is one digit of minimum
 width, so `####` is four digits and `@` is unpadded. (fileseq's own default reads `#` as four
@@ -32,6 +33,8 @@ from rmpsam_plugin.errors import InputError, PlateError, SequenceError
 from rmpsam_plugin.image_reader import DEFAULT_LAYER, PlateHeader, read_header, read_plate
 
 PAD_STYLE = fileseq.PAD_STYLE_HASH1
+# A file without a frame number is a still: frame 1, the range Nuke gives a Read of a still.
+STILL_FRAME = 1
 
 
 def _image_extensions() -> frozenset[str]:
@@ -112,7 +115,10 @@ def find_sequence(spec: str | Path) -> Sequence:
         return _scan_directory(spec_path)
     template = fileseq.FileSequence(str(spec), pad_style=PAD_STYLE)
     if not template.padding():
-        raise SequenceError(f"no frame number or padding (####, %04d, $F4, @) in '{spec}'", path=spec)
+        if not spec_path.is_file():
+            raise SequenceError(f"no such file or directory, and no frame padding (####, %04d, $F4, @): '{spec}'",
+                                path=spec)
+        return _from_template(template, [STILL_FRAME], [STILL_FRAME])
     explicit = template.frameSet()
     if explicit is not None:
         requested = list(explicit)

@@ -1,0 +1,131 @@
+"""`rmpsam-matte info`: what a plate sequence holds, and whether a job could run on it.
+
+Every frame is opened (and, unless `--headers-only`, its layer decoded) so the answer to "will this
+run?" is the same one `run` would reach, without the hours of inference before the bad frame.
+Problems are one line on stderr naming the frame and file, exit code 3; never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import NoReturn
+
+import click
+
+from rmpsam_cli.exit_codes import BAD_INPUT
+from rmpsam_plugin import cryptomatte
+from rmpsam_plugin.colour import default_colour_space
+from rmpsam_plugin.errors import InputError
+from rmpsam_plugin.image_reader import DEFAULT_LAYER, PlateHeader
+from rmpsam_plugin.plate_geometry import Window
+from rmpsam_plugin.sequences import SequenceReport, find_sequence, inspect_sequence
+
+
+@click.command("info")
+@click.argument("sequence")
+@click.option("--layer", default=DEFAULT_LAYER, show_default=True,
+              help="Layer the job would read: 'rgba', or a name such as 'beauty'.")
+@click.option("--allow-gaps", is_flag=True, help="Report missing frames instead of failing on them.")
+@click.option("--headers-only", is_flag=True,
+              help="Read headers only: faster, but a truncated frame goes unnoticed.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def info(sequence: str, layer: str, allow_gaps: bool, headers_only: bool, as_json: bool) -> None:
+    """Frames, gaps, windows, pixel aspect, compression, layers and Cryptomattes of SEQUENCE.
+
+    SEQUENCE is a pattern (shot.####.exr, shot.%04d.exr, shot.$F4.exr, shot.@.exr), an explicit
+    range (shot.1001-1100#.exr), a directory holding one sequence, or one numbered file.
+    """
+    try:
+        report = inspect_sequence(find_sequence(sequence), layer, allow_gaps=allow_gaps,
+                                  read_pixels=not headers_only)
+    except InputError as error:
+        _fail(str(error))
+    if report.problems:
+        more = len(report.problems) - 1
+        _fail(str(report.problems[0]) + (f" (and {more} more problem{'s' * (more > 1)})" if more else ""))
+    try:
+        summary = _summary(report)
+    except InputError as error:
+        _fail(str(error))
+    click.echo(json.dumps(summary, indent=2, ensure_ascii=False) if as_json else _text(summary))
+
+
+def _fail(problem: str) -> NoReturn:
+    """One line on stderr, the first problem only: the frame to fix first is what a wrangler needs."""
+    click.echo(f"rmpsam-matte info: {problem}", err=True)
+    raise SystemExit(BAD_INPUT)
+
+
+def _window(window: Window) -> dict[str, int]:
+    return {"x": window.x, "y": window.y, "width": window.width, "height": window.height}
+
+
+def _cryptomattes(header: PlateHeader) -> list[dict[str, object]]:
+    try:
+        found = cryptomatte.find_layers(header.path)
+    except (OSError, ValueError) as error:
+        raise InputError(f"unreadable Cryptomatte metadata in {header.path}: {error}", path=header.path) from None
+    return [{"name": layer.name, "objects": sorted(layer.manifest)} for layer in found]
+
+
+def _summary(report: SequenceReport) -> dict[str, object]:
+    """Everything `info` prints, as plain data (the `--json` output)."""
+    sequence = report.sequence
+    first = report.headers[min(report.headers)]
+    data_windows = {header.data_window for header in report.headers.values()}
+    return {
+        "pattern": sequence.pattern,
+        "first": sequence.first,
+        "last": sequence.last,
+        "frames": len(sequence.present),
+        "missing": list(sequence.missing),
+        "gaps": [list(gap) for gap in sequence.gaps],
+        "format": first.format_name,
+        "resolution": [first.display_window.width, first.display_window.height],
+        "display_window": _window(first.display_window),
+        "data_window": _window(first.data_window),
+        "data_window_varies": len(data_windows) > 1,
+        "pixel_aspect": first.pixel_aspect,
+        "pixel_types": sorted(set(first.pixel_types)),
+        "compression": first.compression,
+        "tiles": list(first.tile_size) if first.tile_size else None,
+        "parts": len(first.subimage_names),
+        "layers": {name: list(layer.channel_names) for name, layer in sorted(first.layers.items())},
+        "layer": report.layer,
+        "colour_space": default_colour_space(first),
+        "file_colour_space": first.colour_space,
+        "cryptomattes": _cryptomattes(first),
+        "nonfinite_values": {str(frame): count for frame, count in sorted(report.nonfinite_counts.items())},
+    }
+
+
+def _text(summary: dict) -> str:
+    gaps = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in summary["gaps"]) or "none"
+    tiles = "tiled {}x{}".format(*summary["tiles"]) if summary["tiles"] else "scanline"
+    display, data = (Window(**summary[key]) for key in ("display_window", "data_window"))
+    rows = [
+        ("sequence", summary["pattern"]),
+        ("frames", f"{summary['first']}-{summary['last']} ({summary['frames']} on disk)"),
+        ("missing", gaps),
+        ("resolution", "{}x{}".format(*summary["resolution"])),
+        ("pixel aspect", f"{summary['pixel_aspect']:g}"),
+        ("display window", str(display)),
+        ("data window", f"{data}" + (" (first frame; varies)" if summary["data_window_varies"] else "")),
+        ("format", f"{summary['format']}, {'/'.join(summary['pixel_types'])}, "
+                   f"{summary['compression'] or 'uncompressed'}, {tiles}, {summary['parts']} part(s)"),
+        ("colour space", summary["colour_space"] + ("" if summary["file_colour_space"] else " (assumed)")),
+    ]
+    rows += [("layers" if index == 0 else "", f"{name}: {' '.join(channels)}")
+             for index, (name, channels) in enumerate(summary["layers"].items())]
+    rows += [("cryptomatte", f"{crypto['name']}: {len(crypto['objects'])} objects ({_some(crypto['objects'])})")
+             for crypto in summary["cryptomattes"]] or [("cryptomatte", "none")]
+    rows += [("non-finite", f"frame {frame}: {count} NaN/Inf values replaced")
+             for frame, count in summary["nonfinite_values"].items()]
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
+
+
+def _some(names: list[str], shown: int = 6) -> str:
+    """A readable start of a long list; `--json` has all of it."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f", ... {more} more" if more > 0 else "")

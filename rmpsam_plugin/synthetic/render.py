@@ -7,8 +7,9 @@ not yet covered by nearer objects) gives, for object k with coverage a_k,
 
 and the background fills what is left. The visible coverages are the mattes: they sum to
 1 - T <= 1 per pixel, and averaging plate and mattes over the *same* sub-frames makes the motion
-blur of the mattes consistent with the blur of the plate by construction. The number of sub-frames adapts to the fastest motion in the
-frame, so a fast object smears instead of leaving a row of ghost copies.
+blur of the mattes consistent with the blur of the plate by construction. The number of
+sub-frames adapts to the fastest motion in the frame, so a fast object smears instead of leaving
+a row of ghost copies.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import numpy as np
 from .motion import outline_travel, shutter_times
 from .scene import Background, Scene
 from .sprites import Canvas, fill_outline, warp_sprite
-
 
 MAX_BLUR_SAMPLES = 32  # cost cap: beyond ~48 px of travel per shutter the smear shows steps
 _BLUR_STEP_PX = 1.5  # largest sub-frame step that still reads as a smooth smear

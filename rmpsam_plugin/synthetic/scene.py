@@ -103,7 +103,7 @@ def _random_background(
     The clutter shapes come from the same families and textures as the instances, so shape
     edges alone do not mark an instance either: only the prompted identity and motion do.
     """
-    margin = int(np.ceil(0.2 * max(height, width)))
+    margin = int(np.ceil(0.1 * max(height, width)))
     canvas = Canvas(0, 0, width + 2 * margin, height + 2 * margin)
     texture = random_texture(rng, canvas.height, canvas.width, rng.uniform(*feature_range))
     short_side = min(height, width)

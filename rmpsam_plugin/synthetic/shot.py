@@ -31,7 +31,7 @@ class SyntheticShot:
     unoccluded_area  float32 (T, K)        coverage in frame before occlusion, pixels; with
                                            `visible_area` it gives how occluded an instance is
     scene            the description it was rendered from (re-render, id-buffers)
-    shutter, blur_samples  the motion-blur settings used
+    shutter, blur_samples  the motion-blur settings used (blur_samples: the least per frame)
     """
 
     frames: np.ndarray
@@ -85,7 +85,8 @@ def generate_shot(
     leave_and_return    one instance (random) leaves the frame completely mid-shot and comes back;
                         needs num_frames >= 3
     shutter             open fraction of the frame interval (0.5 = 180 degrees); 0 disables blur
-    blur_samples        sub-frames averaged per frame; 1 disables blur
+    blur_samples        least sub-frames averaged per frame (fast motion gets more, see
+                        `render.frame_times`); 1 disables blur
     background_clutter  static non-instance shapes painted into the background
     lighting_drift      slow exposure / tint drift over the shot
     """

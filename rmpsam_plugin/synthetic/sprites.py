@@ -22,7 +22,8 @@ import numpy as np
 from .motion import Pose
 from .shapes import Shape
 
-_SUPERSAMPLE = 8  # 64 coverage samples per pixel
+_SUPERSAMPLE = 8  # 64 coverage samples per pixel...
+_MAX_SUPERSAMPLED_SIDE = 4096  # ...fewer for sprites so large (4K plates) that the buffer would pass 16 MB
 _SUBPIXEL_BITS = 8  # cv2.fillPoly vertex precision: 1/256 pixel
 
 
@@ -63,9 +64,10 @@ def make_sprite(shape: Shape, texture: np.ndarray, pixels_per_unit: float) -> Sp
     """
     size = texture.shape[0]
     centre = (size - 1) / 2.0
-    fine = np.zeros((size * _SUPERSAMPLE, size * _SUPERSAMPLE), np.uint8)
+    supersample = int(np.clip(_MAX_SUPERSAMPLED_SIDE // size, 2, _SUPERSAMPLE))
+    fine = np.zeros((size * supersample, size * supersample), np.uint8)
     polygons = [
-        _fixed_point((centre + pixels_per_unit * contour + 0.5) * _SUPERSAMPLE - 0.5) for contour in shape.contours
+        _fixed_point((centre + pixels_per_unit * contour + 0.5) * supersample - 0.5) for contour in shape.contours
     ]
     cv2.fillPoly(fine, polygons, 255, lineType=cv2.LINE_8, shift=_SUBPIXEL_BITS)
     coverage = cv2.resize(fine, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0

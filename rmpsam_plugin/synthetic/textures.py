@@ -71,7 +71,7 @@ def _upsampled_grid(rng: np.random.Generator, height: int, width: int, cell: flo
 def _rotated_coordinates(rng: np.random.Generator, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Pixel coordinates rotated by a random angle: (along, across), each float32 (height, width)."""
     angle = rng.uniform(0.0, np.pi)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    y, x = np.indices((height, width), dtype=np.float32)
     cos, sin = np.float32(np.cos(angle)), np.float32(np.sin(angle))
     return x * cos + y * sin, -x * sin + y * cos
 

@@ -11,6 +11,7 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("bench_cmd", "bench"),
     ("weights_cmd", "weights"),
     ("info_cmd", "info"),
+    ("prompts_cmd", "prompts"),
 ]
 
 

@@ -13,6 +13,7 @@ Geometry rule: a point or box corner must lie inside the frame or on its edge,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import fields, replace
 
@@ -24,6 +25,9 @@ from .masks import MaskError, inspect_mask
 from .model import InstanceTrack, Keyframe, PlateInfo, PromptSet
 
 _SIZE_FIELDS = ("width", "height", "pixel_aspect")
+# EXR stores the pixel aspect as a 32-bit float: 1.33 reads back as 1.3300000429. Sizes are
+# integers, for which this tolerance still means equality.
+_ASPECT_TOLERANCE = 1e-6
 
 
 def semantic_issues(prompt_set: PromptSet, plate: PlateInfo | None) -> list[PromptIssue]:
@@ -56,7 +60,7 @@ def _plate_issues(described: PlateInfo | None, known: PlateInfo | None) -> Itera
         return
     for name in _SIZE_FIELDS:
         ours, theirs = getattr(described, name), getattr(known, name)
-        if ours is not None and theirs is not None and ours != theirs:
+        if ours is not None and theirs is not None and not math.isclose(ours, theirs, rel_tol=_ASPECT_TOLERANCE):
             yield PromptIssue(
                 None, None, f"plate.{name}",
                 f"the prompts were placed on a plate with {name} {ours}, but the sequence has {theirs}; "

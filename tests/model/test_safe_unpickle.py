@@ -46,6 +46,10 @@ class OpenForWriting:
         return builtins.open, (self.path, "w")
 
 
+class LossHistory(list):
+    """A list subclass from some training library: pickled with APPENDS into an instance."""
+
+
 def _opcode_global(module: str, name: str) -> bytes:
     return b"c" + module.encode() + b"\n" + name.encode() + b"\n"
 
@@ -151,6 +155,21 @@ def test_metadata_objects_of_the_official_checkpoint_become_inert(official_fixtu
     assert type(history).pickled_global == "mmengine.logging.history_buffer.HistoryBuffer"
     assert isinstance(loaded["meta"]["np_value"], InertObject)
     assert loaded["meta"]["epoch"] == loaded["message_hub"]["runtime_info"]["epoch"]
+
+
+def test_dict_and_list_subclasses_in_metadata_become_inert_containers(tmp_path):
+    """Training libraries pickle their own dict/list subclasses beside the weights; pickle fills
+    them through SETITEMS / APPENDS, which the placeholders record instead of refusing the file."""
+    path = tmp_path / "with_metadata.pth"
+    weight = torch.arange(4.0)
+    counts = collections.defaultdict(int, {"iterations": 7})
+    torch.save({"meta": {"counts": counts, "history": LossHistory([0.5, 0.25])}, "state_dict": {"w": weight}}, path)
+    loaded = unpickle_torch_zip(path)
+    assert type(loaded["meta"]["counts"]).pickled_global == "collections.defaultdict"
+    assert loaded["meta"]["counts"].items == [("iterations", 7)]
+    assert type(loaded["meta"]["history"]).pickled_global == f"{__name__}.LossHistory"
+    assert loaded["meta"]["history"].items == [0.5, 0.25]
+    assert torch.equal(load_state_dict(path)["w"], weight)
 
 
 def test_tensors_match_torch_load_exactly(tmp_path):

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Sequence
+from collections import OrderedDict
+from typing import Hashable, Sequence
 
 import numpy as np
 import torch
@@ -62,6 +63,7 @@ class RMPSAMPredictor:
         autocast_dtype: torch.dtype | None = None,
         class_names: Sequence[str] | None = None,
         thing_flags: Sequence[bool] | None = None,
+        max_cached_frames: int = 64,
     ) -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
@@ -69,56 +71,95 @@ class RMPSAMPredictor:
         self.autocast_dtype = autocast_dtype
         self.class_names = list(class_names) if class_names is not None else None
         self.thing_flags = list(thing_flags) if thing_flags is not None else None
-        self._features: torch.Tensor | None = None
-        self._geometries: list[InferenceGeometry] = []
+        self.max_cached_frames = max_cached_frames
+        self._frames: OrderedDict[Hashable, tuple[torch.Tensor, InferenceGeometry]] = OrderedDict()
 
     # ---- caching -------------------------------------------------------------------------
     def set_image(self, image: np.ndarray) -> None:
-        """Run backbone and neck on one RGB image (H, W, 3; uint8 or float 0..1) and cache it."""
+        """Run backbone and neck on one RGB image (H, W, 3; uint8 or float 0..1) and cache it as
+        frame 0, forgetting any other cached frame."""
         self.set_images([image])
 
     def set_images(self, images: Sequence[np.ndarray]) -> None:
-        """Cache features of several frames (all the same size), addressed by their index."""
+        """Cache features of several frames (all the same size) as frames 0..n-1, in one batch."""
         if not images:
             raise ValueError("set_images needs at least one image")
         height, width = images[0].shape[:2]
         geometry = InferenceGeometry.for_image(height, width, self.size)
         batch = torch.stack([prepare_image(image, geometry) for image in images]).to(self.device)
         with self._inference_context():
-            features = self.model.extract_features(batch)
-        self._features = features.float()
-        self._geometries = [geometry] * len(images)
+            features = self.model.extract_features(batch).float()
+        self._frames.clear()
+        for index in range(len(images)):
+            self._frames[index] = (features[index : index + 1], geometry)
+
+    def add_frame(self, key: Hashable, image: np.ndarray) -> None:
+        """Cache one frame's features under `key` (a frame number, say). The least recently used
+        frame is forgotten once `max_cached_frames` are held: a shot's propagation visits frames
+        forward and then backward, so recent frames are the ones asked for again."""
+        geometry = InferenceGeometry.for_image(image.shape[0], image.shape[1], self.size)
+        with self._inference_context():
+            features = self.model.extract_features(prepare_image(image, geometry)[None].to(self.device)).float()
+        self._frames[key] = (features, geometry)
+        self._frames.move_to_end(key)
+        while len(self._frames) > self.max_cached_frames:
+            self._frames.popitem(last=False)
+
+    def has_frame(self, key: Hashable) -> bool:
+        return key in self._frames
 
     @property
     def num_frames(self) -> int:
-        return 0 if self._features is None else self._features.shape[0]
+        return len(self._frames)
 
-    def geometry(self, frame_index: int = 0) -> InferenceGeometry:
-        self._check_frame(frame_index)
-        return self._geometries[frame_index]
+    def geometry(self, frame_index: Hashable = 0) -> InferenceGeometry:
+        return self._entry(frame_index)[1]
 
-    def features(self, frame_index: int = 0) -> torch.Tensor:
+    def features(self, frame_index: Hashable = 0) -> torch.Tensor:
         """The cached (1, 256, h/4, w/4) feature map of one frame."""
-        self._check_frame(frame_index)
-        return self._features[frame_index : frame_index + 1]
+        return self._entry(frame_index)[0]
 
     # ---- decodes ---------------------------------------------------------------------------
     def predict_prompts(
         self,
         points: np.ndarray | Sequence[Sequence[float]] | None = None,
         boxes: np.ndarray | Sequence[Sequence[float]] | None = None,
-        frame_index: int = 0,
+        frame_index: Hashable = 0,
     ) -> PromptPrediction:
         """Decode clicks (N, 2) and boxes (M, 4 as x1, y1, x2, y2), original pixels, each alone."""
+        return self.decode_queries(self.encode_prompts(points, boxes, frame_index), frame_index)
+
+    def encode_prompts(
+        self,
+        points: np.ndarray | Sequence[Sequence[float]] | None = None,
+        boxes: np.ndarray | Sequence[Sequence[float]] | None = None,
+        frame_index: Hashable = 0,
+    ) -> torch.Tensor:
+        """The (P, 256) prompt queries for clicks then boxes in original pixels of `frame_index`.
+
+        A query describes *what* was prompted; `decode_queries` can answer it on any frame of the
+        same size, which is how propagation carries an instance from its keyframe."""
         geometry = self.geometry(frame_index)
         network_boxes, labels = self._prompt_queries(geometry, points, boxes)
         with self._inference_context():
-            output = self.model.decode_prompts(
-                self.features(frame_index),
+            return self.model.panoptic_head.prompt_queries(
                 torch.from_numpy(network_boxes).to(self.device),
                 torch.from_numpy(labels).to(self.device),
                 geometry.resized_hw,
             )
+
+    def decode_queries(
+        self, queries: torch.Tensor, frame_index: Hashable = 0, seed_logits: torch.Tensor | None = None
+    ) -> PromptPrediction:
+        """Decode (P, 256) prompt queries on a cached frame, each independently, through the
+        stages and the prompt adapter. `seed_logits` (P, h/4, w/4), e.g. the previous frame's
+        masks, replace the queries' own masks in the first pooling (DESIGN 6)."""
+        geometry = self.geometry(frame_index)
+        features = self.features(frame_index)
+        with self._inference_context():
+            seed = None if seed_logits is None else seed_logits[None].to(self.device)
+            output = self.model.decode_from_kernels(features, queries[None].to(self.device), seed, independent=True)
+            output = self.model.panoptic_head.adapt_prompts(features, output)
         low_res = output.masks[0].float()
         return PromptPrediction(
             logits=geometry.logits_to_original(low_res),
@@ -127,13 +168,13 @@ class RMPSAMPredictor:
             low_res_logits=low_res,
         )
 
-    def predict_objects(self, frame_index: int = 0) -> ObjectPrediction:
+    def predict_objects(self, frame_index: Hashable = 0) -> ObjectPrediction:
         """Decode the learned object queries (the panoptic / instance mode)."""
         with self._inference_context():
             output = self.model.decode_objects(self.features(frame_index))
         return ObjectPrediction(output.masks[0].float(), output.cls[0].float(), output.kernels[0].float())
 
-    def predict_instances(self, frame_index: int = 0, top_k: int = 100) -> InstanceResult:
+    def predict_instances(self, frame_index: Hashable = 0, top_k: int = 100) -> InstanceResult:
         """Instance masks at the original resolution with class labels and scores."""
         prediction = self.predict_objects(frame_index)
         result = instance_results(prediction.low_res_logits, prediction.class_logits, top_k)
@@ -141,7 +182,7 @@ class RMPSAMPredictor:
         result.masks = self.geometry(frame_index).logits_to_original(keep_logits) > 0
         return result
 
-    def predict_panoptic(self, frame_index: int = 0) -> PanopticResult:
+    def predict_panoptic(self, frame_index: Hashable = 0) -> PanopticResult:
         """Panoptic segmentation at the original resolution (needs the thing/stuff flags)."""
         if self.thing_flags is None:
             raise ValueError("panoptic results need thing_flags (from the class vocabulary)")
@@ -149,14 +190,13 @@ class RMPSAMPredictor:
         logits = self.geometry(frame_index).logits_to_original(prediction.low_res_logits)
         return panoptic_result(logits, prediction.class_logits, self.thing_flags)
 
-    def predict_clip(self, frame_indices: Sequence[int] | None = None) -> ObjectPrediction:
+    def predict_clip(self, frame_indices: Sequence[Hashable] | None = None) -> ObjectPrediction:
         """Decode cached frames as one clip (the released video mode): one query is one object
         across all frames. `low_res_logits` is (N, T, h/4, w/4)."""
-        indices = list(range(self.num_frames)) if frame_indices is None else list(frame_indices)
-        for index in indices:
-            self._check_frame(index)
+        keys = list(self._frames) if frame_indices is None else list(frame_indices)
+        features = torch.cat([self.features(key) for key in keys])
         with self._inference_context():
-            output = self.model.decode_clip(self._features[indices])
+            output = self.model.decode_clip(features)
         return ObjectPrediction(output.masks[0].float(), output.cls[0].float(), output.kernels[0].float())
 
     def class_name(self, label: int) -> str:
@@ -170,11 +210,15 @@ class RMPSAMPredictor:
             stack.enter_context(torch.autocast(self.device.type, dtype=self.autocast_dtype))
         return stack
 
-    def _check_frame(self, frame_index: int) -> None:
-        if self._features is None:
-            raise RuntimeError("no image cached: call set_image or set_images first")
-        if not 0 <= frame_index < self.num_frames:
-            raise IndexError(f"frame index {frame_index} outside the {self.num_frames} cached frame(s)")
+    def _entry(self, frame_index: Hashable) -> tuple[torch.Tensor, InferenceGeometry]:
+        if not self._frames:
+            raise RuntimeError("no image cached: call set_image, set_images or add_frame first")
+        try:
+            entry = self._frames[frame_index]
+        except KeyError:
+            raise KeyError(f"frame {frame_index!r} is not cached; cached: {list(self._frames)}") from None
+        self._frames.move_to_end(frame_index)
+        return entry
 
     @staticmethod
     def _prompt_queries(geometry: InferenceGeometry, points, boxes) -> tuple[np.ndarray, np.ndarray]:

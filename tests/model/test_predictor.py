@@ -79,7 +79,7 @@ def test_errors_name_the_problem(setup):
     predictor, _, _ = setup
     with pytest.raises(ValueError, match="at least one click or box"):
         predictor.predict_prompts()
-    with pytest.raises(IndexError, match="frame index 3"):
+    with pytest.raises(KeyError, match="frame 3 is not cached"):
         predictor.predict_prompts(points=[[5, 5]], frame_index=3)
 
 
@@ -97,3 +97,28 @@ def test_panoptic_segments_do_not_overlap_and_respect_stuff_merging():
     assert int((result.segment_map == 0).sum()) == 0
     stuff_id = next(i for i, label in labels.items() if label == 1)
     assert int((result.segment_map == stuff_id).sum()) == 32
+
+
+def test_queries_carry_to_other_frames_and_seeds_steer_the_first_pooling(setup):
+    predictor, reference, (height, width) = setup
+    image = np.random.default_rng(1).random((height, width, 3), dtype=np.float32)
+    predictor.add_frame(1001, image)
+    boxes = reference["prompt.boxes_xyxy"].numpy()[3:]
+    queries = predictor.encode_prompts(boxes=boxes, frame_index=0)
+    on_keyframe = predictor.decode_queries(queries, 0)
+    assert torch.equal(on_keyframe.low_res_logits, predictor.predict_prompts(boxes=boxes).low_res_logits)
+    unseeded = predictor.decode_queries(queries, 1001)
+    seeded = predictor.decode_queries(queries, 1001, seed_logits=on_keyframe.low_res_logits)
+    assert tuple(seeded.low_res_logits.shape) == tuple(unseeded.low_res_logits.shape)
+    assert float((seeded.low_res_logits - unseeded.low_res_logits).abs().max()) > 1e-3
+
+
+def test_frame_cache_forgets_least_recently_used(official_fixtures):
+    model = RMPSAM(RMPSAMConfig.parity_tiny())
+    predictor = RMPSAMPredictor(model, InferenceSize(short_side=64, max_long_side=64), max_cached_frames=2)
+    frames = np.random.default_rng(2).random((3, 64, 64, 3), dtype=np.float32)
+    predictor.add_frame(1, frames[0])
+    predictor.add_frame(2, frames[1])
+    predictor.features(1)  # touch 1: frame 2 is now the least recently used
+    predictor.add_frame(3, frames[2])
+    assert predictor.has_frame(1) and predictor.has_frame(3) and not predictor.has_frame(2)

@@ -45,9 +45,13 @@ def semantic_issues(prompt_set: PromptSet, plate: PlateInfo | None) -> list[Prom
 
 
 def _combined_plate(known: PlateInfo | None, described: PlateInfo | None) -> PlateInfo:
-    """`known` with its unknown fields taken from the file's description."""
+    """`known` with its unknown fields taken from the file's description. A reversed range
+    (already reported) counts as unknown rather than putting every keyframe outside it."""
     known, described = known or PlateInfo(), described or PlateInfo()
-    return replace(known, **{f.name: getattr(described, f.name) for f in fields(PlateInfo) if getattr(known, f.name) is None})
+    plate = replace(known, **{f.name: getattr(described, f.name) for f in fields(PlateInfo) if getattr(known, f.name) is None})
+    if plate.first_frame is not None and plate.last_frame is not None and plate.first_frame > plate.last_frame:
+        plate = replace(plate, first_frame=None, last_frame=None)
+    return plate
 
 
 def _plate_issues(described: PlateInfo | None, known: PlateInfo | None) -> Iterator[PromptIssue]:

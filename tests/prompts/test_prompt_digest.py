@@ -1,0 +1,69 @@
+"""The prompts digest: the same prompts written differently hash the same; any real change does not."""
+
+import copy
+import json
+
+import numpy as np
+from prompt_files import GOOD_DOCUMENT, write_image, write_json
+
+from rmpsam_plugin.prompts import load_prompts, prompts_digest
+
+
+def _digest(tmp_path, document, name="shot.prompts.json", text=None) -> str:
+    path = tmp_path / name
+    path.write_text(text if text is not None else json.dumps(document))
+    return prompts_digest(load_prompts(path))
+
+
+def _reordered(value):
+    """Every object's keys in reverse order (lists keep theirs)."""
+    if isinstance(value, dict):
+        return {key: _reordered(value[key]) for key in reversed(list(value))}
+    if isinstance(value, list):
+        return [_reordered(item) for item in value]
+    return value
+
+
+def test_digest_ignores_key_order_whitespace_number_spelling_keyframe_order_and_plate(tmp_path):
+    reference = _digest(tmp_path, GOOD_DOCUMENT)
+    assert len(reference) == 64 and int(reference, 16) >= 0
+    assert _digest(tmp_path, _reordered(GOOD_DOCUMENT)) == reference
+    assert _digest(tmp_path, None, text=json.dumps(GOOD_DOCUMENT, indent=7, separators=(" ,", " :  "))) == reference
+    spelled = json.dumps(GOOD_DOCUMENT).replace("1100.0, 560.0", "1100, 5.6e2").replace("[10.0, 20.0]", "[10, -0.0e0]")
+    zeroed = copy.deepcopy(GOOD_DOCUMENT)
+    zeroed["instances"][0]["keyframes"][0]["negative_clicks"] = [[10.0, 0.0]]
+    assert _digest(tmp_path, None, text=spelled) == _digest(tmp_path, zeroed)
+    swapped = copy.deepcopy(GOOD_DOCUMENT)
+    swapped["instances"][0]["keyframes"].reverse()
+    swapped["plate"]["pattern"] = "/elsewhere/shot.%04d.exr"
+    assert _digest(tmp_path, swapped) == reference
+
+
+def test_digest_changes_when_a_click_moves_or_an_instance_is_renamed(tmp_path):
+    reference = _digest(tmp_path, GOOD_DOCUMENT)
+    moved = copy.deepcopy(GOOD_DOCUMENT)
+    moved["instances"][0]["keyframes"][0]["positive_clicks"][1] = [1100.0, 560.5]
+    renamed = copy.deepcopy(GOOD_DOCUMENT)
+    renamed["instances"][1]["name"] = "bush"
+    flipped = copy.deepcopy(GOOD_DOCUMENT)
+    flipped["instances"][0]["keyframes"][0]["negative_clicks"] = [[1024.5, 540.25]]
+    flipped["instances"][0]["keyframes"][0]["positive_clicks"] = [[10.0, 20.0], [1100.0, 560.0]]
+    digests = {reference, _digest(tmp_path, moved), _digest(tmp_path, renamed), _digest(tmp_path, flipped)}
+    assert len(digests) == 4
+
+
+def test_digest_follows_mask_content_not_mask_location(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    document = copy.deepcopy(GOOD_DOCUMENT)
+    document["instances"][1]["keyframes"][0]["mask"] = "matte.exr"
+    matte = np.zeros((1080, 2048, 1))
+    matte[100:200, 100:300] = 1.0
+    for folder in ("a", "b"):
+        write_image(tmp_path / folder / "matte.exr", matte, ["Y"])
+        write_json(tmp_path / folder / "shot.prompts.json", document)
+    digest_a = prompts_digest(load_prompts(tmp_path / "a" / "shot.prompts.json"))
+    assert prompts_digest(load_prompts(tmp_path / "b" / "shot.prompts.json")) == digest_a
+    matte[150, 150] = 0.5
+    write_image(tmp_path / "b" / "matte.exr", matte, ["Y"])
+    assert prompts_digest(load_prompts(tmp_path / "b" / "shot.prompts.json")) != digest_a

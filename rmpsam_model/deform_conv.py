@@ -1,15 +1,20 @@
 """Modulated deformable convolution (DCNv2) in plain PyTorch.
 
 The released neck uses mmcv's `ModulatedDeformConv2d`. This is the same arithmetic without a
-compiled extension: every kernel tap k of every output pixel samples the input bilinearly at
+compiled extension: tap k of every output pixel samples the input bilinearly at
 `(row + offset[2k], col + offset[2k+1])` away from its regular position (values outside the image
-count as zero), scales the sample by its modulation weight, and the samples are then contracted
-with the weight like an ordinary convolution.
+count as zero), scales the sample by its modulation weight, and the samples are contracted with
+the weight like an ordinary convolution.
 
-Why this formulation: `grid_sample` does the bilinear sampling for all channels of a tap at once
-(one weight computation per position, vectorised over channels), and the contraction is a single
-matrix product over (channels x taps), which is where the FLOPs are and where BLAS is fastest. Both
-ops export to ONNX (grid_sample from opset 16), and no Python loop runs over pixels.
+Why this formulation ("transform, then sample"): bilinear sampling is linear and shared by all
+channels, so it commutes with the channel contraction. Instead of sampling the C input channels
+for each of the 9 taps and contracting (C*9) columns, we first apply each tap's weight slice to
+every input pixel (one (9*O, C) x (C, H*W) matrix product, exactly the convolution's FLOPs) and
+then sample the O-channel result of each tap at that tap's points with `grid_sample`, weight by the
+modulation and sum over taps. The neck's deformable convs halve the channels (O = C/2), so this
+samples half as many values as the column formulation and never builds a (C*9, H*W) column
+tensor. A value outside the image is zero either way, since the transformed map is zero there too.
+Both ops export to ONNX (grid_sample from opset 16) and no Python loop runs over pixels.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ def deformable_sampling_grid(
     padding: int,
     dilation: int,
 ) -> torch.Tensor:
-    """Normalised `grid_sample` coordinates (B, K*Ho, Wo, 2) of every tap's sampling point.
+    """Normalised `grid_sample` coordinates (B, K, Ho, Wo, 2) of every tap's sampling point.
 
     `offset` is (B, 2K, Ho, Wo) in mmcv's layout: channel 2k is tap k's row (y) offset and
     2k+1 its column (x) offset, taps in row-major order over the kernel window.
@@ -43,12 +48,11 @@ def deformable_sampling_grid(
     tap_cols = (torch.arange(kernel_w, device=device, dtype=dtype) * dilation).repeat(kernel_h)
     out_rows = torch.arange(out_h, device=device, dtype=dtype) * stride - padding
     out_cols = torch.arange(out_w, device=device, dtype=dtype) * stride - padding
-    offset = offset.view(batch, taps, 2, out_h, out_w)
+    offset = offset.reshape(batch, taps, 2, out_h, out_w)
     rows = out_rows.view(1, 1, out_h, 1) + tap_rows.view(1, taps, 1, 1) + offset[:, :, 0]
     cols = out_cols.view(1, 1, 1, out_w) + tap_cols.view(1, taps, 1, 1) + offset[:, :, 1]
     # grid_sample (align_corners=False) maps pixel index i to (2i + 1) / size - 1.
-    grid = torch.stack(((2 * cols + 1) / width - 1, (2 * rows + 1) / height - 1), dim=-1)
-    return grid.view(batch, taps * out_h, out_w, 2)
+    return torch.stack(((2 * cols + 1) / width - 1, (2 * rows + 1) / height - 1), dim=-1)
 
 
 def modulated_deform_conv2d(
@@ -67,14 +71,20 @@ def modulated_deform_conv2d(
     out_channels, _, kernel_h, kernel_w = weight.shape
     taps = kernel_h * kernel_w
     out_h, out_w = offset.shape[-2:]
+    # (K*O, C): row t*O + o holds weight[o, :, tap t]; the product gives each tap's map of every pixel.
+    tap_weights = weight.permute(2, 3, 0, 1).reshape(taps * out_channels, channels)
+    per_tap = torch.matmul(tap_weights, x.flatten(2)).view(batch * taps, out_channels, height, width)
     grid = deformable_sampling_grid(offset, (height, width), (kernel_h, kernel_w), stride, padding, dilation)
-    samples = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    # (B, C, K*Ho, Wo) -> (B, C*K, Ho*Wo): channel-major, tap-minor, the order of weight.view(O, C*K).
-    columns = samples.view(batch, channels, taps, out_h * out_w) * modulation.view(batch, 1, taps, out_h * out_w)
-    out = torch.matmul(weight.reshape(out_channels, channels * taps), columns.view(batch, channels * taps, -1))
+    samples = F.grid_sample(
+        per_tap, grid.view(batch * taps, out_h, out_w, 2), mode="bilinear", padding_mode="zeros", align_corners=False
+    ).view(batch, taps, out_channels, out_h, out_w)
+    modulation = modulation.unsqueeze(2)
+    out = samples[:, 0] * modulation[:, 0]
+    for tap in range(1, taps):  # a loop over the 9 taps only; in-place accumulation keeps memory flat
+        out.addcmul_(samples[:, tap], modulation[:, tap])
     if bias is not None:
-        out = out + bias.view(1, -1, 1)
-    return out.view(batch, out_channels, out_h, out_w)
+        out += bias.view(1, -1, 1, 1)
+    return out
 
 
 class ModulatedDeformConv2d(nn.Module):

@@ -16,8 +16,6 @@ from torch import nn
 
 from rmpsam_model.kernel_update import KernelUpdate
 
-HARD_MASK_THRESHOLD = 0.5
-
 
 @dataclass
 class StageOutput:
@@ -34,9 +32,13 @@ def masks_from_kernels(kernels: torch.Tensor, features: torch.Tensor) -> torch.T
 
 
 def pool_under_masks(masks: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-    """Sum (not mean) of the features under each query's hard mask `sigmoid(logit) > 0.5`: (B, N, C)."""
+    """Sum (not mean) of the features under each query's hard mask: (B, N, C).
+
+    The released code thresholds `sigmoid(logit) > 0.5`, which is `logit > 0`; comparing the logit
+    directly saves a pass over the masks (the two can only disagree for |logit| < 1e-7, where float
+    rounding of the logit itself already decides)."""
     batch, channels, height, width = features.shape
-    hard = (masks.sigmoid() > HARD_MASK_THRESHOLD).to(features.dtype).view(batch, -1, height * width)
+    hard = (masks > 0).to(features.dtype).view(batch, -1, height * width)
     return torch.bmm(hard, features.reshape(batch, channels, height * width).transpose(1, 2))
 
 

@@ -91,20 +91,28 @@ class Neck(nn.Module):
         self.loc_conv = nn.Conv2d(aggregation_width + 2, out_channels, 1)
 
     def forward(self, stages: list[torch.Tensor]) -> torch.Tensor:
-        """[C2, C3, C4, C5] -> (B, out_channels, H/4, W/4)."""
-        aggregated = self.deconv(stages)
-        return self.loc_conv(torch.cat([aggregated, coordinate_channels(aggregated)], dim=1))
+        """[C2, C3, C4, C5] -> (B, out_channels, H/4, W/4), contiguous in the default (NCHW) layout."""
+        return self._project_with_coordinates(self.deconv(stages))
+
+    def _project_with_coordinates(self, aggregated: torch.Tensor) -> torch.Tensor:
+        """`loc_conv(cat([aggregated, x, y]))` without building the concatenation.
+
+        The two coordinate channels (x then y, each linspace(-1, 1) across the width / height) only
+        add `w_x * x + w_y * y` to every output channel, a column term plus a row term. The 1x1 conv
+        on the aggregated channels is done as a matrix product so the result comes out contiguous
+        NCHW (the layout the decoder's products over pixels want) whatever layout the neck ran in.
+        """
+        batch, channels, height, width = aggregated.shape
+        weight = self.loc_conv.weight.flatten(1)
+        out = torch.matmul(weight[:, :channels], aggregated.flatten(2)).view(batch, -1, height, width)
+        xs = torch.linspace(-1, 1, width, device=out.device, dtype=out.dtype)
+        ys = torch.linspace(-1, 1, height, device=out.device, dtype=out.dtype)
+        out += weight[:, channels, None, None] * xs.view(1, 1, width)
+        out += weight[:, channels + 1, None, None] * ys.view(1, height, 1) + self.loc_conv.bias.view(-1, 1, 1)
+        return out
 
     def fuse_for_inference(self) -> None:
         self.deconv.fuse_for_inference()
-
-
-def coordinate_channels(x: torch.Tensor) -> torch.Tensor:
-    """(B, 2, H, W): x then y, each running linearly from -1 to 1 across the map."""
-    batch, _, height, width = x.shape
-    xs = torch.linspace(-1, 1, width, device=x.device, dtype=x.dtype).view(1, 1, 1, width)
-    ys = torch.linspace(-1, 1, height, device=x.device, dtype=x.dtype).view(1, 1, height, 1)
-    return torch.cat([xs.expand(batch, 1, height, width), ys.expand(batch, 1, height, width)], dim=1)
 
 
 def _upsample(x: torch.Tensor, factor: int) -> torch.Tensor:

@@ -30,8 +30,10 @@ class RMPSAM(nn.Module):
         self.eval()
 
     def extract_features(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) normalised, zero-padded images (H, W multiples of 32) -> (B, 256, H/4, W/4)."""
-        return self.neck(self.backbone(images))
+        """(B, 3, H, W) normalised, zero-padded images (H, W multiples of 32) -> (B, 256, H/4, W/4)
+        contiguous NCHW. The backbone and neck run channels-last, which oneDNN's CPU convolutions
+        (and cuDNN's) prefer; the decoder gets the plain layout its matrix products want."""
+        return self.neck(self.backbone(images.contiguous(memory_format=torch.channels_last)))
 
     def set_class_embedding(self, table: torch.Tensor) -> None:
         """The (classes, prototypes, D) text-embedding table the class scores compare against."""
@@ -71,9 +73,10 @@ class RMPSAM(nn.Module):
         return self.panoptic_head.run_stages(features, kernels, initial_masks, attention_mask)
 
     def fuse_for_inference(self) -> RMPSAM:
-        """Fold BatchNorm into the convolutions (same outputs, faster). Afterwards the state dict no
-        longer has the released keys: load weights first, fuse, then only run inference."""
+        """Fold BatchNorm into the convolutions and store conv weights channels-last (same outputs,
+        faster on CPU). Afterwards the state dict no longer has the released keys: load weights
+        first, fuse, then only run inference."""
         self.eval()
         self.backbone.fuse_for_inference()
         self.neck.fuse_for_inference()
-        return self
+        return self.to(memory_format=torch.channels_last)

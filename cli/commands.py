@@ -10,6 +10,7 @@ import click
 _SUBCOMMANDS: list[tuple[str, str]] = [
     ("bench_cmd", "bench"),
     ("weights_cmd", "weights"),
+    ("train_cmd", "train"),
     ("info_cmd", "info"),
     ("prompts_cmd", "prompts"),
 ]

@@ -1,0 +1,149 @@
+"""`rmpsam-matte train`: train a small network from scratch on synthetic shots, or fine-tune
+released-format weights on a studio's plates and matte EXRs.
+
+Both write under `--out`: `checkpoints/` (full training state, for `--resume`), `train_log.jsonl`
+(losses every `--log-every` steps), `training.json` (the settings) and `weights.safetensors`, a
+self-describing file (config, class names and class table inside) refreshed at every checkpoint,
+so a run stopped at any time leaves usable weights.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import click
+import torch
+
+from rmpsam_cli.exit_codes import BAD_INPUT
+from rmpsam_model.checkpoint import load_class_embedding, load_state_dict
+from rmpsam_model.checkpoint_architecture import infer_config_fields
+from rmpsam_model.checkpoint_errors import CheckpointError
+from rmpsam_model.config import RMPSAMConfig
+from rmpsam_model.network import RMPSAM
+from rmpsam_model.preprocess import InferenceSize
+from rmpsam_model.training import NETWORK_PRESETS, ResumeMismatchError, Trainer, TrainingConfig, save_weights
+from rmpsam_model.vocabulary import load_vocabulary
+from rmpsam_plugin.errors import InputError
+from rmpsam_plugin.training_data import StudioSource, SyntheticImageSource, random_class_table, synthetic_class_names
+
+WEIGHTS_NAME = "weights.safetensors"
+SETTINGS_NAME = "training.json"
+
+
+class BadInput(click.ClickException):
+    """Unusable weights, sequences or resume settings: the farm's 'bad input' exit code."""
+
+    exit_code = BAD_INPUT
+
+
+def _common_options(function):
+    options = [
+        click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+                     help="Folder for checkpoints, the loss log and weights.safetensors."),
+        click.option("--steps", type=click.IntRange(min=1), help="Optimisation steps in all."),
+        click.option("--batch-size", type=click.IntRange(min=1), help="Images per step."),
+        click.option("--lr", "learning_rate", type=float, help="Base learning rate of AdamW."),
+        click.option("--checkpoint-every", type=click.IntRange(min=1), default=100, show_default=True),
+        click.option("--log-every", type=click.IntRange(min=1), default=10, show_default=True),
+        click.option("--device", default="cpu", show_default=True, help="'cpu', 'cuda' or 'cuda:N'."),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--threads", type=click.IntRange(min=1), help="CPU threads for torch."),
+        click.option("--half", is_flag=True, help="Store weights.safetensors as float16 (half the size)."),
+        click.option("--resume", is_flag=True, help="Continue from the newest checkpoint in --out."),
+        click.option("--quiet", is_flag=True, help="No progress bar (the JSON-lines log is still written)."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+@click.group()
+def train() -> None:
+    """Train RMP-SAM weights (synthetic from scratch, or fine-tune on a studio's mattes)."""
+
+
+@train.command()
+@_common_options
+@click.option("--size", type=click.IntRange(min=64), default=192, show_default=True,
+              help="Training image size (square synthetic frames); also the inference size stored in the weights.")
+@click.option("--config", "preset", type=click.Choice(sorted(NETWORK_PRESETS)), default="small", show_default=True,
+              help="Network sizes.")
+def synthetic(out_dir, steps, batch_size, learning_rate, checkpoint_every, log_every, device, seed, threads, half,
+              resume, quiet, size, preset) -> None:
+    """Train a network from scratch on freshly generated synthetic shots."""
+    names = synthetic_class_names()
+    network = replace(NETWORK_PRESETS[preset], num_classes=len(names))
+    config = TrainingConfig.from_scratch(**_overrides(steps, batch_size, learning_rate, checkpoint_every, log_every,
+                                                       device, seed))
+    model = RMPSAM(network)
+    table = random_class_table(len(names), network.text_dim, seed)
+    source = SyntheticImageSource(config.batch_size, size)
+    _run(model, table, names, source, config, out_dir, InferenceSize(size, 4 * size), threads, half, resume, quiet,
+         {"source": "synthetic", "image_size": size, "preset": preset})
+
+
+@train.command()
+@_common_options
+@click.option("--weights", "weights_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Released-format weights to start from (.pth or .safetensors).")
+@click.option("--class-embedding", "class_embedding_path", required=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="The (classes, prototypes, D) table (.pth).")
+@click.option("--plates", required=True, help="Plate sequence, e.g. 'plates/shot.####.exr'.")
+@click.option("--mattes", required=True, help="Matte EXR sequence, one layer per instance (e.g. 'car.A').")
+@click.option("--size", type=click.IntRange(min=64), default=576, show_default=True, help="Short side at training.")
+@click.option("--colour-space", help="The plates' colour space (default: from the file, see `rmpsam-matte info`).")
+def finetune(out_dir, steps, batch_size, learning_rate, checkpoint_every, log_every, device, seed, threads, half,
+             resume, quiet, weights_path, class_embedding_path, plates, mattes, size, colour_space) -> None:
+    """Fine-tune released-format weights on plates plus matte EXRs (BatchNorm frozen, backbone lr x0.1).
+    Layers named after a vocabulary class ('car', 'car_2') also train the class branch."""
+    try:
+        state_dict = load_state_dict(weights_path)
+        table = load_class_embedding(class_embedding_path)
+    except CheckpointError as error:
+        raise BadInput(str(error)) from error
+    fields = {k: v for k, v in infer_config_fields({k: tuple(t.shape) for k, t in state_dict.items()}).items() if v is not None}
+    network = RMPSAMConfig(**fields, num_classes=table.shape[0])
+    model = RMPSAM(network)
+    model.load_state_dict(state_dict)
+    names = [entry.name for entry in load_vocabulary()] if table.shape[0] == len(load_vocabulary()) else []
+    config = TrainingConfig.finetune(**_overrides(steps or 200, batch_size or 2, learning_rate, checkpoint_every,
+                                                  log_every, device, seed))
+    try:
+        source = StudioSource(plates, mattes, names, config.batch_size, size, seed, colour_space)
+    except (InputError, ValueError) as error:
+        raise BadInput(str(error)) from error
+    _run(model, table, names, source, config, out_dir, InferenceSize(size, 4 * size), threads, half, resume, quiet,
+         {"source": "studio", "weights": str(weights_path), "plates": plates, "mattes": mattes})
+
+
+def _overrides(steps, batch_size, learning_rate, checkpoint_every, log_every, device, seed) -> dict:
+    given = {"steps": steps, "batch_size": batch_size, "learning_rate": learning_rate}
+    return {**{k: v for k, v in given.items() if v is not None}, "checkpoint_every": checkpoint_every,
+            "log_every": log_every, "device": device, "seed": seed}
+
+
+def _run(model, table, names, source, config, out_dir: Path, size: InferenceSize, threads, half, resume, quiet,
+         provenance: dict) -> None:
+    if threads:
+        torch.set_num_threads(threads)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    metadata = {"training_config": config.to_json(), "provenance": json.dumps(provenance, sort_keys=True)}
+
+    def export(step: int) -> None:
+        save_weights(model, table, names, out_dir / WEIGHTS_NAME, size, {**metadata, "steps": str(step)}, half=half)
+
+    trainer = Trainer(model, table, source, config, out_dir, on_checkpoint=export, progress=not quiet)
+    if resume:
+        try:
+            resumed = trainer.resume()
+        except ResumeMismatchError as error:
+            raise BadInput(str(error)) from error
+        click.echo(f"resumed at step {trainer.step}" if resumed else "no checkpoint to resume from; starting afresh",
+                   err=True)
+    (out_dir / SETTINGS_NAME).write_text(json.dumps({"training": json.loads(config.to_json()), **provenance},
+                                                    indent=2, sort_keys=True))
+    result = trainer.run()
+    click.echo(json.dumps({"steps": result.steps_done, "weights": str(out_dir / WEIGHTS_NAME), **result.last_log}))
+

@@ -1,0 +1,49 @@
+"""What a data source hands the trainer: network-ready images and their per-instance targets.
+
+The trainer never sees files or generators, only this record (DESIGN.md section 2: the network
+package knows nothing of EXR or synthetic shots). A data source is any callable
+`source(step) -> TrainingBatch`; indexing by step is what makes a resumed run see exactly the
+batches the uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+
+@dataclass
+class TrainingBatch:
+    """images   (B, 3, H, W) normalised network input (H, W multiples of 32; padding already zero)
+    mattes      per image a (K_i, H, W) float tensor of soft instance coverage in [0, 1]
+    classes     per image a (K_i,) int64 tensor of class indices into the class table
+    """
+
+    images: torch.Tensor
+    mattes: list[torch.Tensor]
+    classes: list[torch.Tensor]
+
+    def __post_init__(self) -> None:
+        if not (len(self.mattes) == len(self.classes) == self.images.shape[0]):
+            raise ValueError("one mattes and one classes entry per image is required")
+        for mattes, classes in zip(self.mattes, self.classes):
+            if mattes.shape[1:] != self.images.shape[2:] or mattes.shape[0] != classes.shape[0]:
+                raise ValueError(f"mattes {tuple(mattes.shape)} / classes {tuple(classes.shape)} do not fit "
+                                 f"images {tuple(self.images.shape)}")
+
+    @property
+    def image_hw(self) -> tuple[int, int]:
+        return int(self.images.shape[2]), int(self.images.shape[3])
+
+    def to(self, device: torch.device | str) -> TrainingBatch:
+        return TrainingBatch(
+            self.images.to(device),
+            [m.to(device) for m in self.mattes],
+            [c.to(device) for c in self.classes],
+        )
+
+
+DataSource = Callable[[int], TrainingBatch]
+"""`source(step)` -> the batch for that optimisation step (deterministic in `step`)."""

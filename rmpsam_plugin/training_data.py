@@ -1,0 +1,159 @@
+"""Data sources for `rmpsam_model.training`: synthetic shots, and a studio's plates with mattes.
+
+The trainer asks `source(step)` for a `TrainingBatch` of network-ready images and per-instance
+soft mattes. Both sources here turn their pixels into what the network sees at inference through
+the pipeline's own colour path (`colour.convert`, scene-linear -> display sRGB, clipped) and the
+model's own `prepare_image`, so training and inference read plates the same way.
+
+Seeds: synthetic training shots use seeds from `TRAIN_SEED_BASE` up; the quality benchmark uses
+seeds below it, so evaluation shots are never trained on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence as TypingSequence
+
+import numpy as np
+import torch
+
+from rmpsam_model.preprocess import InferenceGeometry, InferenceSize, prepare_image
+from rmpsam_model.training import TrainingBatch
+from rmpsam_plugin.colour import SCENE_LINEAR_DEFAULT, convert, to_network_rgb
+from rmpsam_plugin.image_reader import read_header, read_plate
+from rmpsam_plugin.sequences import find_sequence
+from rmpsam_plugin.synthetic import CLASS_NAMES, generate_shot
+
+TRAIN_SEED_BASE = 10_000_000
+UNKNOWN_CLASS = -1
+"""Class index of an instance whose name matches no class: trained through prompts only."""
+
+
+def linear_to_network_rgb(frame: np.ndarray) -> np.ndarray:
+    """Scene-linear Rec.709 (H, W, 3) -> display sRGB in 0..1, as the pipeline converts plates."""
+    return np.clip(convert(np.ascontiguousarray(frame, np.float32), SCENE_LINEAR_DEFAULT), 0.0, 1.0)
+
+
+def random_class_table(num_classes: int, text_dim: int, seed: int = 0) -> torch.Tensor:
+    """A fixed (classes, 1, D) table of random unit vectors standing in for text embeddings of
+    class names the network has never read (synthetic shape families). In D >= 32 random unit
+    vectors are nearly orthogonal, so each class gets its own direction."""
+    generator = torch.Generator().manual_seed(seed)
+    table = torch.randn(num_classes, 1, text_dim, generator=generator)
+    return torch.nn.functional.normalize(table, dim=-1)
+
+
+def _to_batch(images: list[np.ndarray], mattes: list[np.ndarray], classes: list[np.ndarray],
+              size: InferenceSize) -> TrainingBatch:
+    """Display RGB frames (H, W, 3) and mattes (K, H, W) -> resized, normalised, padded tensors."""
+    height, width = images[0].shape[:2]
+    geometry = InferenceGeometry.for_image(height, width, size)
+    tensors = torch.stack([prepare_image(image, geometry) for image in images])
+    return TrainingBatch(
+        tensors,
+        [_mattes_to_network(m, geometry) for m in mattes],
+        [torch.as_tensor(c, dtype=torch.long) for c in classes],
+    )
+
+
+def _mattes_to_network(mattes: np.ndarray, geometry: InferenceGeometry) -> torch.Tensor:
+    """(K, H, W) mattes -> (K, Hp, Wp): resized like the image, zero in the padding."""
+    tensor = torch.from_numpy(np.ascontiguousarray(mattes, np.float32))
+    if geometry.resized_hw != geometry.original_hw and tensor.shape[0]:
+        tensor = torch.nn.functional.interpolate(tensor[None], size=geometry.resized_hw, mode="bilinear",
+                                                 align_corners=False, antialias=True)[0]
+    padded = tensor.new_zeros(tensor.shape[0], *geometry.padded_hw)
+    padded[:, : geometry.resized_hw[0], : geometry.resized_hw[1]] = tensor.clamp(0.0, 1.0)
+    return padded
+
+
+@dataclass(frozen=True)
+class SyntheticImageSource:
+    """Single motion-blurred frames of fresh synthetic shots, `batch_size` per step, each from its
+    own seed `TRAIN_SEED_BASE + seed_offset + step * batch_size + index` (never repeated)."""
+
+    batch_size: int
+    image_size: int = 192
+    min_objects: int = 1
+    max_objects: int = 5
+    seed_offset: int = 0
+
+    def __call__(self, step: int) -> TrainingBatch:
+        images, mattes, classes = [], [], []
+        for index in range(self.batch_size):
+            seed = TRAIN_SEED_BASE + self.seed_offset + step * self.batch_size + index
+            num_objects = self.min_objects + seed % (self.max_objects - self.min_objects + 1)
+            shot = generate_shot(seed, 1, self.image_size, self.image_size, num_objects)
+            images.append(linear_to_network_rgb(shot.frames[0]))
+            mattes.append(shot.mattes[0])
+            classes.append(shot.class_ids)
+        return _to_batch(images, mattes, classes, InferenceSize(self.image_size, 4 * self.image_size))
+
+
+def synthetic_class_names() -> list[str]:
+    return list(CLASS_NAMES)
+
+
+def class_index_for_layer(layer_name: str, class_names: TypingSequence[str]) -> int:
+    """'car', 'car_2', 'car2', 'Car.A' -> the index of 'car' in `class_names`, else UNKNOWN_CLASS."""
+    stem = re.sub(r"[_\d]+$", "", layer_name.split(".")[0]).replace("_", " ").strip().lower()
+    lowered = [name.lower() for name in class_names]
+    return lowered.index(stem) if stem in lowered else UNKNOWN_CLASS
+
+
+@dataclass
+class StudioFrame:
+    image: np.ndarray  # (H, W, 3) display sRGB 0..1
+    mattes: np.ndarray  # (K, H, W)
+    classes: np.ndarray  # (K,) class indices or UNKNOWN_CLASS
+
+
+def instance_layers(matte_path) -> list[str]:
+    """Layers of a matte EXR that hold one instance each: every layer but `rgba` with an alpha."""
+    header = read_header(matte_path)
+    return sorted(name for name, layer in header.layers.items()
+                  if name != "rgba" and ("A" in layer.components or len(layer.components) == 1))
+
+
+def read_studio_frame(plate_path, matte_path, class_names: TypingSequence[str],
+                      colour_space: str | None = None) -> StudioFrame:
+    plate = read_plate(plate_path)
+    image = to_network_rgb(plate, colour_space)
+    layers = instance_layers(matte_path)
+    mattes = []
+    for name in layers:
+        matte = read_plate(matte_path, name)
+        channel = matte.component("A")
+        mattes.append(channel if channel is not None else matte.pixels[..., 0])
+    stacked = np.stack(mattes) if mattes else np.zeros((0, *image.shape[:2]), np.float32)
+    if stacked.shape[1:] != image.shape[:2]:
+        raise ValueError(f"{matte_path}: mattes are {stacked.shape[1:]}, plate {plate_path} is {image.shape[:2]}")
+    classes = np.array([class_index_for_layer(name, class_names) for name in layers], np.int64)
+    return StudioFrame(image, np.clip(stacked, 0.0, 1.0), classes)
+
+
+class StudioSource:
+    """A studio's plates and matte EXRs (one layer per instance, e.g. `car.A`), frames paired by
+    number, read once into memory; each step draws `batch_size` frames at random (seeded by the
+    step, so a resumed run sees the same batches) and flips half of them left-right."""
+
+    def __init__(self, plates: str, mattes: str, class_names: TypingSequence[str], batch_size: int,
+                 image_size: int = 576, seed: int = 0, colour_space: str | None = None) -> None:
+        plate_sequence, matte_sequence = find_sequence(plates), find_sequence(mattes)
+        frames = sorted(set(plate_sequence.present) & set(matte_sequence.present))
+        if not frames:
+            raise ValueError(f"no frame number has both a plate ({plates}) and a matte ({mattes})")
+        self.frames = [read_studio_frame(plate_sequence.path(f), matte_sequence.path(f), class_names, colour_space)
+                       for f in frames]
+        self.batch_size = batch_size
+        self.size = InferenceSize(image_size, 4 * image_size)
+        self.seed = seed
+
+    def __call__(self, step: int) -> TrainingBatch:
+        rng = np.random.default_rng((self.seed, step))
+        chosen = [self.frames[i] for i in rng.integers(len(self.frames), size=self.batch_size)]
+        flips = rng.random(self.batch_size) < 0.5
+        images = [f.image[:, ::-1] if flip else f.image for f, flip in zip(chosen, flips)]
+        mattes = [f.mattes[:, :, ::-1] if flip else f.mattes for f, flip in zip(chosen, flips)]
+        return _to_batch(images, mattes, [f.classes for f in chosen], self.size)

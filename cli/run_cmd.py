@@ -1,0 +1,94 @@
+"""`rmpsam-matte run`: the main job, the command render farms call.
+
+Exit codes (rmpsam_cli.exit_codes): 0 done, 3 bad input (plate, prompts, weights, options),
+4 output cannot be written, 5 interrupted (rerun the same command to resume), 1 a bug.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from rmpsam_cli import exit_codes
+from rmpsam_cli.options import frame_range
+from rmpsam_model.checkpoint_errors import CheckpointError
+from rmpsam_plugin.errors import InputError, OutputError
+from rmpsam_plugin.job.plan import plan_job
+from rmpsam_plugin.job.progress import ProgressReporter
+from rmpsam_plugin.job.settings import RunSettings
+from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER, TRACKERS
+
+
+@click.command("run")
+@click.argument("plate")
+@click.option("--prompts", "prompts_path", required=True, type=click.Path(path_type=Path),
+              help="Prompt file (JSON, see `rmpsam-matte prompts validate`).")
+@click.option("--output", "-o", required=True, help="Output pattern, e.g. mattes/shot.####.exr.")
+@click.option("--frames", callback=frame_range, help="Frames of the shot to use, FIRST-LAST (default: all).")
+@click.option("--segment", callback=frame_range, help="Write only FIRST-LAST (a farm work unit; see `prompts validate`).")
+@click.option("--instances", help="Comma-separated instance names to matte (default: all).")
+@click.option("--size", type=int, help="Long side of the network image in pixels (default: the weights' own).")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option("--threads", type=int, help="CPU threads for the network.")
+@click.option("--layer", default="rgba", show_default=True, help="Input layer of the plate (rgba, beauty...).")
+@click.option("--colour-space", help="Colour space of the plate (default: from the file; EXR = scene-linear Rec.709).")
+@click.option("--cryptomatte/--no-cryptomatte", default=True, show_default=True, help="Also write a Cryptomatte of all instances.")
+@click.option("--passthrough", is_flag=True, help="Copy the plate's channels into the output files.")
+@click.option("--weights", type=click.Path(path_type=Path), help="Weights file (default: configured, else the shipped model).")
+@click.option("--tracker", type=click.Choice(sorted(TRACKERS)), default=DEFAULT_TRACKER, show_default=True,
+              help="How instances are carried between frames.")
+@click.option("--refine-edges/--no-refine-edges", default=True, show_default=True, help="Edges that follow the plate.")
+@click.option("--temporal/--no-temporal", default=True, show_default=True, help="Motion-compensated temporal stabilisation.")
+@click.option("--dry-run", is_flag=True, help="Check everything and print the plan; compute nothing.")
+@click.option("--progress", type=click.Choice(["bar", "json", "none"]), default="bar", show_default=True,
+              help="A bar for people, JSON lines on stdout for machines.")
+def run(plate, prompts_path, output, frames, segment, instances, size, device, threads, layer, colour_space,
+        cryptomatte, passthrough, weights, tracker, refine_edges, temporal, dry_run, progress) -> None:
+    """Matte every prompted instance of PLATE (a sequence pattern: shot.####.exr, shot.%04d.exr...)."""
+    settings = RunSettings(
+        plate=plate, prompts=prompts_path, output=output, frames=frames, segment=segment,
+        instances=tuple(name.strip() for name in instances.split(",")) if instances else None,
+        size=size, device=device, threads=threads, layer=layer, colour_space=colour_space,
+        cryptomatte=cryptomatte, passthrough=passthrough, weights=weights, tracker=tracker,
+        refine_edges=refine_edges, temporal=temporal,
+    )
+    reporter = ProgressReporter(progress)
+    try:
+        plan = plan_job(settings)
+        if dry_run:
+            _print_plan(plan.summary(), progress)
+            return
+        from rmpsam_plugin.job.runner import JobRunner  # torch is imported only when there is work
+        from rmpsam_plugin.job.weights import load_job_weights
+
+        JobRunner(plan, load_job_weights(weights), reporter).run()
+    except (InputError, CheckpointError) as error:
+        _fail(reporter, error, exit_codes.BAD_INPUT)
+    except OutputError as error:
+        _fail(reporter, error, exit_codes.OUTPUT_ERROR)
+    except KeyboardInterrupt:
+        _fail(reporter, "interrupted; rerun the same command to resume", exit_codes.INTERRUPTED)
+
+
+def _print_plan(summary: dict, progress: str) -> None:
+    import json
+
+    if progress == "json":
+        click.echo(json.dumps({"event": "plan", **summary}))
+        return
+    click.echo(f"plate     {summary['plate']}  {summary['resolution'][0]}x{summary['resolution'][1]}"
+               f"  pixel aspect {summary['pixel_aspect']}")
+    click.echo(f"frames    {summary['frames'][0]}-{summary['frames'][1]} ({summary['frame_count']} to write)")
+    for name, keyframes in summary["keyframes"].items():
+        click.echo(f"instance  {name}: keyframes {', '.join(map(str, keyframes))}")
+    click.echo(f"segments  {', '.join(f'{a}-{b}' for a, b in summary['segments'])}")
+    click.echo(f"output    {summary['output']}")
+
+
+def _fail(reporter: ProgressReporter, error: object, code: int) -> None:
+    message = str(error) or type(error).__name__
+    reporter.error(message)
+    click.echo(f"rmpsam-matte run: error: {message}", err=True)
+    sys.exit(code)

@@ -1,0 +1,40 @@
+"""Everything a run depends on, in one value that the plan, the runner and the resume key share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    plate: str
+    prompts: Path
+    output: str
+    frames: tuple[int, int] | None = None  # None: the whole sequence
+    segment: tuple[int, int] | None = None  # only these frames (a farm work unit)
+    instances: tuple[str, ...] | None = None  # None: every instance of the prompt file
+    size: int | None = None  # long side of the network image; None: what the weights were trained at
+    device: str = "cpu"
+    threads: int | None = None
+    layer: str = "rgba"
+    colour_space: str | None = None
+    cryptomatte: bool = True
+    passthrough: bool = False
+    weights: Path | None = None  # None: the configured weights, else the shipped synthetic model
+    tracker: str = "carried"
+    refine_edges: bool = True
+    temporal: bool = True
+    compression: str = "zip"
+    pixel_type: str = "half"
+
+    def result_key(self) -> dict[str, object]:
+        """The settings that change mattes (not where or how fast they are computed)."""
+        return {
+            "size": self.size,
+            "layer": self.layer,
+            "colour_space": self.colour_space,
+            "tracker": self.tracker,
+            "refine_edges": self.refine_edges,
+            "temporal": self.temporal,
+        }

@@ -1,0 +1,157 @@
+"""Every instance, from every keyframe, forward and backward, blended between keyframes.
+
+For a range of frames the engine makes two sweeps over the shot:
+- forward: on each frame, an instance with a keyframe there is decoded from its prompts (the
+  artist's decode); an instance already running is carried on with the tracker;
+- backward: the same from the other side, towards earlier frames.
+On a frame between an instance's keyframes a and b the two runs are blended in logit space with
+weights (b - t) / (b - a) and (t - a) / (b - a), so each run counts most near its own keyframe and
+the result is continuous at both. A run that lost the object (it left the frame) gives way to the
+other; where both lost it the matte is empty. Keyframes are exactly the keyframe decode.
+
+Sweeps cover the frames needed to produce [first, last] for every instance (its bracketing
+keyframes may lie outside: `Segment.context`), plus `margin` frames either side for filters that
+look at neighbours. Features are cached by the predictor between the two sweeps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from rmpsam_model.predictor import RMPSAMPredictor
+from rmpsam_plugin.propagation.keyframe_decode import MASK_LOGIT, InstanceState, NetworkPrompts, decode_keyframe
+from rmpsam_plugin.propagation.pass_cache import PassCache
+from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER, TRACKERS
+
+ABSENT_LOGIT = -MASK_LOGIT
+
+
+@dataclass
+class InstanceKeyframes:
+    """One instance's keyframes, already mapped to network pixels."""
+
+    name: str
+    keyframes: dict[int, NetworkPrompts]
+
+    def brackets(self, frame: int) -> tuple[int | None, int | None]:
+        """(last keyframe <= frame, first keyframe > frame)."""
+        before = max((k for k in self.keyframes if k <= frame), default=None)
+        after = min((k for k in self.keyframes if k > frame), default=None)
+        return before, after
+
+
+class PropagationEngine:
+    """Runs the sweeps for a set of instances over a frame range; see the module docstring."""
+
+    def __init__(
+        self,
+        predictor: RMPSAMPredictor,
+        load_network_image: Callable[[int], np.ndarray],
+        instances: list[InstanceKeyframes],
+        shot_range: tuple[int, int],
+        tracker: str = DEFAULT_TRACKER,
+        cache: PassCache | None = None,
+        on_step: Callable[[str, int], None] | None = None,
+    ) -> None:
+        if tracker not in TRACKERS:
+            raise ValueError(f"unknown tracker {tracker!r}; choose from {', '.join(TRACKERS)}")
+        self.predictor = predictor
+        self.load_network_image = load_network_image
+        self.instances = instances
+        self.shot_range = shot_range
+        self.tracker = TRACKERS[tracker]
+        self.cache = cache
+        self.on_step = on_step or (lambda direction, frame: None)
+        self._keyframe_states: dict[tuple[str, int], InstanceState] = {}
+
+    # ---- public ------------------------------------------------------------------------------
+    def run(self, first: int, last: int, margin: int = 0) -> dict[int, dict[str, torch.Tensor]]:
+        """Blended low-res logits {frame: {instance: (h/4, w/4)}} for frames first-margin..last+margin
+        (clipped to the shot)."""
+        lo = max(self.shot_range[0], first - margin)
+        hi = min(self.shot_range[1], last + margin)
+        forward = self._sweep(lo, hi, direction="forward")
+        backward = self._sweep(lo, hi, direction="backward")
+        return {frame: {inst.name: self._blend(inst, frame, forward, backward) for inst in self.instances}
+                for frame in range(lo, hi + 1)}
+
+    # ---- sweeps ------------------------------------------------------------------------------
+    def _sweep(self, lo: int, hi: int, direction: str) -> dict[tuple[str, int], InstanceState]:
+        """States of every instance on every frame of lo..hi reached in one direction."""
+        forward = direction == "forward"
+        # A run restarts at every keyframe it meets, so a sweep only has to begin at the keyframe
+        # whose run reaches the range's near end: the last one at or before lo going forward, the
+        # first one after hi going backward.
+        if forward:
+            begin = min((k for k in (inst.brackets(lo)[0] for inst in self.instances) if k is not None), default=lo)
+            end, step = hi, 1
+        else:
+            begin = max((k for k in (inst.brackets(hi)[1] for inst in self.instances) if k is not None), default=hi)
+            end, step = lo, -1
+        states: dict[tuple[str, int], InstanceState] = {}
+        running: dict[str, tuple[int, InstanceState]] = {}  # instance -> (its keyframe, previous state)
+        for frame in range(begin, end + step, step):
+            for inst in self.instances:
+                state = self._advance(inst, frame, direction, running)
+                if state is not None and lo <= frame <= hi:
+                    states[(inst.name, frame)] = state
+            self.on_step(direction, frame)
+        return states
+
+    def _advance(self, inst: InstanceKeyframes, frame: int, direction: str,
+                 running: dict[str, tuple[int, InstanceState]]) -> InstanceState | None:
+        if frame in inst.keyframes:
+            state = self._keyframe_state(inst, frame)
+            running[inst.name] = (frame, state)
+            return state
+        if inst.name not in running:
+            return None
+        keyframe, previous = running[inst.name]
+        state = self.cache.load(direction, inst.name, frame) if self.cache else None
+        if state is None:
+            self._ensure_frame(frame)
+            self._ensure_frame(keyframe)
+            state = self.tracker(self.predictor, self._keyframe_state(inst, keyframe), previous, keyframe, frame)
+            if self.cache:
+                self.cache.save(direction, inst.name, frame, state)
+        running[inst.name] = (keyframe, state)
+        return state
+
+    def _keyframe_state(self, inst: InstanceKeyframes, frame: int) -> InstanceState:
+        key = (inst.name, frame)
+        if key not in self._keyframe_states:
+            cached = self.cache.load("keyframe", inst.name, frame) if self.cache else None
+            if cached is None:
+                self._ensure_frame(frame)
+                cached = decode_keyframe(self.predictor, frame, inst.keyframes[frame])
+                if self.cache:
+                    self.cache.save("keyframe", inst.name, frame, cached)
+            self._keyframe_states[key] = cached
+        return self._keyframe_states[key]
+
+    def _ensure_frame(self, frame: int) -> None:
+        if not self.predictor.has_frame(frame):
+            self.predictor.add_frame(frame, self.load_network_image(frame))
+
+    # ---- blending ----------------------------------------------------------------------------
+    def _blend(self, inst: InstanceKeyframes, frame: int, forward: dict, backward: dict) -> torch.Tensor:
+        a, b = inst.brackets(frame)
+        ahead = forward.get((inst.name, frame))
+        behind = backward.get((inst.name, frame))
+        if a == frame:
+            return ahead.logits
+        runs: list[tuple[float, InstanceState]] = []
+        if ahead is not None and ahead.present:
+            runs.append(((b - frame) / (b - a) if b is not None else 1.0, ahead))
+        if behind is not None and behind.present:
+            runs.append(((frame - a) / (b - a) if a is not None else 1.0, behind))
+        if not runs:
+            template = (ahead or behind).logits
+            return torch.full_like(template, ABSENT_LOGIT)
+        total = sum(weight for weight, _ in runs)
+        return sum(weight / total * state.logits for weight, state in runs)
+

@@ -43,6 +43,7 @@ PIXEL_TYPES = ("half", "float")
 LOSSLESS_COMPRESSIONS = ("none", "rle", "zips", "zip", "piz")
 # pxr24 rounds 32-bit floats; b44 and dwa quantise colour channels. Only on explicit request.
 LOSSY_COMPRESSIONS = ("pxr24", "b44", "b44a", "dwaa", "dwab")
+MAX_CRYPTOMATTE_LEVELS = 6  # the specification's customary depth: three EXR layers
 # Layer names that Nuke already uses for something else: a matte there would land in the plate.
 _RESERVED_LAYERS = frozenset({"rgba", "depth", "other", "Ci"})
 
@@ -112,12 +113,17 @@ class MatteWriter:
             cryptomatte.validate_output_format("float", output_format.compression)
         self._template = _output_template(pattern)
         self.instance_names = tuple(instance_names)
-        taken = [f"{cryptomatte_layer}{index:02d}" for index in range(3)] if cryptomatte_layer else []
-        taken += [passthrough_layer] if passthrough_layer else []
+        taken = [passthrough_layer] if passthrough_layer else []
+        if cryptomatte_layer:
+            taken += [cryptomatte_layer] + [f"{cryptomatte_layer}{n:02d}" for n in range(MAX_CRYPTOMATTE_LEVELS // 2)]
         self.layer_names = sanitise_layer_names(self.instance_names, reserved=taken)
         self.provenance = provenance
         self.output_format = output_format
         self.cryptomatte_layer = cryptomatte_layer
+        # A pixel has at most one rank per instance: ranks beyond that would be written, compressed
+        # and read back as zeros on every frame. Two ranks per EXR layer, at most the usual six.
+        count = len(self.instance_names)
+        self.cryptomatte_levels = min(MAX_CRYPTOMATTE_LEVELS, count + count % 2)
         self.passthrough_layer = passthrough_layer
         self.overscan = overscan
 
@@ -149,7 +155,7 @@ class MatteWriter:
         channels.update({f"{self.layer_names[name]}.A": (plane, pixel_type) for name, plane in planes.items()})
         metadata = self._metadata(frame, plate)
         if self.cryptomatte_layer:
-            encoded = cryptomatte.encode(planes, self.cryptomatte_layer)
+            encoded = cryptomatte.encode(planes, self.cryptomatte_layer, self.cryptomatte_levels)
             channels.update({name: (plane, "float") for name, plane in encoded.channels.items()})
             metadata.update(encoded.metadata)
         assert_nuke_friendly(channels)

@@ -1,0 +1,124 @@
+"""How much the image path costs against OpenImageIO copying the same frames.
+
+The job's I/O per frame is: read a plate, write a matte file holding the plate, four instance
+layers and a Cryptomatte. The baseline is the least any tool can do with those frames: OpenImageIO
+reading each file and writing it back unchanged (and `oiiotool` doing the same, where installed).
+Ours does strictly more work (more channels, float Cryptomatte, ranking coverage), so it overlaps
+reads and writes of different frames on a few threads; OpenImageIO releases the GIL while it
+decodes and compresses. Both are timed in the same run, on the same files, and quoted as a ratio.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import OpenImageIO as oiio
+
+from rmpsam_plugin.image_reader import read_plate
+from rmpsam_plugin.matte_writer import MatteWriter, Provenance
+
+INSTANCES = ("hero", "car", "tree_left", "sign")
+
+
+@dataclass
+class Timing:
+    name: str
+    seconds: float
+    frames: int
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / self.seconds
+
+
+def make_plates(directory: Path, count: int, width: int, height: int) -> list[Path]:
+    """`count` half-float RGBA EXR frames (ZIP) that compress like a plate: gradients plus grain."""
+    rng = np.random.default_rng(0)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = np.stack([xs / width, ys / height, 0.5 + 0.5 * np.sin(xs / 97.0) * np.cos(ys / 53.0)], axis=-1)
+    spec = oiio.ImageSpec(width, height, 4, oiio.HALF)
+    spec.attribute("compression", "zip")
+    paths = []
+    for index in range(count):
+        rgb = np.roll(base, 8 * index, axis=1) + rng.normal(0.0, 0.01, base.shape).astype(np.float32)
+        pixels = np.concatenate([rgb, np.ones((height, width, 1), np.float32)], axis=-1)
+        path = directory / f"plate.{1001 + index:04d}.exr"
+        output = oiio.ImageOutput.create(str(path))
+        output.open(str(path), spec)
+        output.write_image(pixels)
+        output.close()
+        paths.append(path)
+    return paths
+
+
+def soft_mattes(width: int, height: int) -> dict[str, np.ndarray]:
+    """Four overlapping soft-edged ellipses: instance mattes with realistic edges and overlaps."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    mattes = {}
+    for index, name in enumerate(INSTANCES):
+        cx, cy = width * (0.3 + 0.15 * index), height * (0.4 + 0.05 * index)
+        distance = np.hypot((xs - cx) / (0.2 * width), (ys - cy) / (0.25 * height))
+        mattes[name] = np.clip((1.0 - distance) * 8.0, 0.0, 1.0)
+    return mattes
+
+
+def _timed(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def oiio_copy(paths: list[Path], out_dir: Path) -> None:
+    """The baseline: OpenImageIO's plain read/write loop, native pixel type, same spec."""
+    for path in paths:
+        image_input = oiio.ImageInput.open(str(path))
+        spec = image_input.spec()
+        pixels = image_input.read_image(oiio.UNKNOWN)
+        image_input.close()
+        target = str(out_dir / path.name)
+        output = oiio.ImageOutput.create(target)
+        output.open(target, spec)
+        output.write_image(pixels)
+        output.close()
+
+
+def oiiotool_copy(oiiotool: str, paths: list[Path], out_dir: Path) -> None:
+    for path in paths:
+        subprocess.run([oiiotool, str(path), "-o", str(out_dir / path.name)], check=True)
+
+
+def matte_pipeline(paths: list[Path], out_dir: Path, workers: int) -> None:
+    """Ours: read each plate, write plate + four mattes + Cryptomatte, frames on `workers` threads."""
+    plate_window = read_plate(paths[0]).window
+    mattes = soft_mattes(plate_window.width, plate_window.height)
+    writer = MatteWriter(out_dir / "matte.####.exr", INSTANCES, Provenance("bench", "bench"),
+                         cryptomatte_layer="CryptoObject", passthrough_layer="rgba")
+
+    def process(frame_and_path: tuple[int, Path]) -> Path:
+        frame, path = frame_and_path
+        plate = read_plate(path, frame=frame)
+        return writer.write(frame, mattes, plate.window, plate)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(process, enumerate(paths, start=1001)))
+
+
+def run_io_benchmark(count: int, width: int, height: int, workers: int, work_dir: Path) -> list[Timing]:
+    """Time the baseline(s) and ours on `count` generated frames; the first row is the baseline."""
+    plates_dir, copies_dir, tool_dir, mattes_dir = (work_dir / name for name in ("plates", "copy", "oiiotool", "mattes"))
+    for directory in (plates_dir, copies_dir, tool_dir, mattes_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    paths = make_plates(plates_dir, count, width, height)
+    timings = [Timing("OpenImageIO read/write loop", _timed(lambda: oiio_copy(paths, copies_dir)), count)]
+    oiiotool = shutil.which("oiiotool")
+    if oiiotool:
+        timings.append(Timing("oiiotool copy", _timed(lambda: oiiotool_copy(oiiotool, paths, tool_dir)), count))
+    timings.append(Timing(f"ours: plate + 4 mattes + Cryptomatte, {workers} threads",
+                          _timed(lambda: matte_pipeline(paths, mattes_dir, workers)), count))
+    return timings

@@ -88,11 +88,15 @@ def reframe(pixels: np.ndarray, source: Window, target: Window) -> np.ndarray:
 
 
 def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Area averaging when shrinking both axes (no aliasing on 4K plates), bilinear otherwise."""
+    """Area averaging when shrinking both axes (no aliasing on 4K plates), bilinear otherwise.
+
+    Trailing axes are kept as given: OpenCV drops a single channel axis, callers should not see that.
+    """
     if image.shape[:2] == (height, width):
         return image
     shrinking = height <= image.shape[0] and width <= image.shape[1]
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    return resized.reshape((height, width) + image.shape[2:])
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,15 @@ import click
 from rmpsam_cli.exit_codes import BAD_INPUT, OUTPUT_ERROR
 from rmpsam_plugin.errors import InputError
 from rmpsam_plugin.image_reader import read_header
-from rmpsam_plugin.prompts import PlateInfo, PromptFileError, PromptSet, Segment, load_prompts, prompts_digest, save_prompts
+from rmpsam_plugin.prompts import (
+    PlateInfo,
+    PromptFileError,
+    PromptSet,
+    Segment,
+    load_prompts,
+    prompts_digest,
+    save_prompts,
+)
 from rmpsam_plugin.sequences import find_sequence
 
 
@@ -45,8 +53,8 @@ def validate(prompts_file: Path, sequence: str | None, frames: str | None, size:
         prompt_set = load_prompts(prompts_file, plate)
     except PromptFileError as error:
         if as_json:
-            click.echo(json.dumps({"ok": False, "file": str(prompts_file), "issues": [i.to_json() for i in error.issues]},
-                                  indent=2, ensure_ascii=False))
+            report = {"ok": False, "file": str(prompts_file), "issues": [issue.to_json() for issue in error.issues]}
+            click.echo(json.dumps(report, indent=2, ensure_ascii=False))
             raise SystemExit(BAD_INPUT) from None
         _fail(str(error), BAD_INPUT)
     first, last = plate.first_frame if plate else None, plate.last_frame if plate else None
@@ -104,7 +112,12 @@ def _summary(path: Path, prompt_set: PromptSet, segments: list[Segment]) -> dict
         "ok": True,
         "file": str(path),
         "instances": [
-            {"name": track.name, "class": track.class_name, "layer": track.layer_name, "keyframes": list(track.keyframes)}
+            {
+                "name": track.name,
+                "class": track.class_name,
+                "layer": track.layer_name,
+                "keyframes": list(track.keyframes),
+            }
             for track in prompt_set.instances
         ],
         "keyframe_count": sum(len(track.keyframes) for track in prompt_set.instances),

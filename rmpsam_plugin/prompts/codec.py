@@ -30,9 +30,8 @@ def prompt_set_from_document(document: dict, base_dir: Path) -> tuple[PromptSet,
         for entry in instance["keyframes"]:
             frame = int(entry["frame"])
             if frame in keyframes:
-                issues.append(
-                    PromptIssue(instance["name"], frame, "frame", "the instance has another keyframe on this frame; merge the two")
-                )
+                message = "the instance has another keyframe on this frame; merge the two"
+                issues.append(PromptIssue(instance["name"], frame, "frame", message))
                 continue
             keyframes[frame] = Keyframe(
                 frame,

@@ -5,8 +5,10 @@ it depends on what the prompts mean and on nothing else:
 
 * not on how the file is written: key order, whitespace, 100 vs 100.0, -0.0 vs 0.0, the order of
   keyframes in the file (they are a set keyed by frame), the `plate` block (a description);
-* not on where the file or its masks live: a mask counts by the SHA-256 of its file's bytes, so
-  moving a shot folder keeps the digest and repainting a mask changes it;
+* not on where the file or its masks live, nor on how a mask is stored: a mask counts by the
+  SHA-256 of the matte the network is given (`load_mask`: float32, display window), so moving a
+  shot folder, re-saving a mask with another compression or format, or the timestamp an image
+  writer puts in the header keep the digest, and repainting one pixel changes it;
 * but on instance order (layer order), names, classes, and the order of clicks and boxes.
 
 The canonical form is compact JSON with sorted keys, hashed with SHA-256; the digest is its
@@ -17,10 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
-
 import numpy as np
 
+from .masks import load_mask
 from .model import Keyframe, PromptSet
 
 _DIGEST_FORMAT = "rmpsam-prompts-digest/1"
@@ -49,8 +50,7 @@ def _keyframe_canonical(keyframe: Keyframe) -> dict:
         "positive_clicks": _numbers(keyframe.positive_clicks),
         "negative_clicks": _numbers(keyframe.negative_clicks),
         "boxes": _numbers(keyframe.boxes),
-        "mask_sha256": _file_sha256(keyframe.mask_path) if keyframe.mask_path is not None else None,
-        "mask_channel": keyframe.mask_channel,
+        "mask_sha256": _matte_sha256(keyframe) if keyframe.mask_path is not None else None,
     }
 
 
@@ -58,9 +58,8 @@ def _numbers(array: np.ndarray) -> list:
     return (array + 0.0).tolist()  # adding 0.0 turns -0.0 into 0.0
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
+def _matte_sha256(keyframe: Keyframe) -> str:
+    matte = load_mask(keyframe)
+    digest = hashlib.sha256(f"{matte.shape[0]}x{matte.shape[1]}:".encode())
+    digest.update(np.ascontiguousarray(matte, dtype="<f4").tobytes())
     return digest.hexdigest()

@@ -31,33 +31,13 @@ class MaskInfo:
 
 
 def inspect_mask(path: Path, channel: str | None) -> MaskInfo:
-    """Open `path`'s header: its display-window size and the index of the matte channel.
-
-    Without `channel` the image must have exactly one channel: guessing among R, G, B and A
-    would silently pick the wrong matte as often as the right one.
-    """
-    if not path.is_file():
-        raise MaskError(f"mask image not found: {path}")
-    image = oiio.ImageInput.open(str(path))
-    if image is None:
-        raise MaskError(f"cannot read mask image {path}: {oiio.geterror() or 'unknown format'}")
+    """Open `path`'s header: its display-window size and the index of the matte channel."""
+    image = _open(path)
     try:
         spec = image.spec()
     finally:
         image.close()
-    names = list(spec.channelnames)
-    if channel is None:
-        if len(names) != 1:
-            raise MaskError(
-                f"mask image {path} has {len(names)} channels ({', '.join(names)}); "
-                "set mask_channel to the one that holds the matte"
-            )
-        index = 0
-    elif channel in names:
-        index = names.index(channel)
-    else:
-        raise MaskError(f"mask image {path} has no channel {channel!r}; it has {', '.join(names)}")
-    return MaskInfo(spec.full_width, spec.full_height, index)
+    return MaskInfo(spec.full_width, spec.full_height, _channel_index(spec, channel, path))
 
 
 def load_mask(keyframe: Keyframe) -> np.ndarray:
@@ -66,23 +46,47 @@ def load_mask(keyframe: Keyframe) -> np.ndarray:
     Values are clipped to [0, 1] and NaN becomes 0: filtered roto overshoots slightly, and the
     network pools features under the matte, where one NaN would poison the whole instance.
     """
-    if keyframe.mask_path is None:
+    path = keyframe.mask_path
+    if path is None:
         raise ValueError(f"keyframe {keyframe.frame} has no mask")
-    info = inspect_mask(keyframe.mask_path, keyframe.mask_channel)
-    image = oiio.ImageInput.open(str(keyframe.mask_path))
-    if image is None:
-        raise MaskError(f"cannot read mask image {keyframe.mask_path}: {oiio.geterror()}")
+    image = _open(path)
     try:
         spec = image.spec()
-        pixels = image.read_image(0, 0, info.channel_index, info.channel_index + 1, oiio.FLOAT)
+        index = _channel_index(spec, keyframe.mask_channel, path)
+        pixels = image.read_image(0, 0, index, index + 1, oiio.FLOAT)
+        if pixels is None:
+            raise MaskError(f"cannot read the pixels of mask image {path}: {image.geterror()}")
     finally:
         image.close()
-    if pixels is None:
-        raise MaskError(f"cannot read the pixels of mask image {keyframe.mask_path}: {oiio.geterror()}")
     data = np.asarray(pixels, dtype=np.float32).reshape(spec.height, spec.width)
-    matte = np.zeros((info.height, info.width), np.float32)
+    matte = np.zeros((spec.full_height, spec.full_width), np.float32)
     _paste(matte, data, spec.x - spec.full_x, spec.y - spec.full_y)
     return np.clip(np.nan_to_num(matte, nan=0.0), 0.0, 1.0)
+
+
+def _open(path: Path) -> oiio.ImageInput:
+    if not path.is_file():
+        raise MaskError(f"mask image not found: {path}")
+    image = oiio.ImageInput.open(str(path))
+    if image is None:
+        raise MaskError(f"cannot read mask image {path}: {oiio.geterror() or 'unknown format'}")
+    return image
+
+
+def _channel_index(spec: oiio.ImageSpec, channel: str | None, path: Path) -> int:
+    """The matte channel's index. Without `channel` the image must have exactly one channel:
+    guessing among R, G, B and A would silently pick the wrong matte as often as the right one."""
+    names = list(spec.channelnames)
+    if channel is None:
+        if len(names) != 1:
+            raise MaskError(
+                f"mask image {path} has {len(names)} channels ({', '.join(names)}); "
+                "set mask_channel to the one that holds the matte"
+            )
+        return 0
+    if channel not in names:
+        raise MaskError(f"mask image {path} has no channel {channel!r}; it has {', '.join(names)}")
+    return names.index(channel)
 
 
 def _paste(frame: np.ndarray, data: np.ndarray, left: int, top: int) -> None:

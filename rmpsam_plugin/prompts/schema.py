@@ -49,7 +49,7 @@ def header_issues(document: object) -> list[PromptIssue]:
         found = "no \"schema\" field" if "schema" not in document else f"schema {_describe(kind)}"
         return [PromptIssue(None, None, "schema", f'expected "{FILE_KIND}", found {found}: is this a prompt file?')]
     version = document.get("version")
-    if type(version) is not int:
+    if isinstance(version, bool) or not isinstance(version, (int, float)):
         found = "missing" if "version" not in document else _describe(version)
         return [PromptIssue(None, None, "version", f"must be the integer {VERSION}, found {found}")]
     if version > VERSION:
@@ -59,8 +59,9 @@ def header_issues(document: object) -> list[PromptIssue]:
                 f"version {version} is newer than this rmpsam-matte reads ({VERSION}); upgrade rmpsam-matte",
             )
         ]
-    if version < VERSION:
-        return [PromptIssue(None, None, "version", f"version {version} is not supported; this rmpsam-matte reads {VERSION}")]
+    if version != VERSION:
+        message = f"version {version} is not supported; this rmpsam-matte reads {VERSION}"
+        return [PromptIssue(None, None, "version", message)]
     return []
 
 
@@ -122,9 +123,14 @@ def locate_issue(document: object, path: tuple, message: str) -> PromptIssue:
     rest = path[2:]
     if len(rest) >= 2 and rest[0] == "keyframes" and isinstance(rest[1], int):
         frame = _item(_item(_item(instance, "keyframes"), rest[1]), "frame")
-        if type(frame) is int:
-            return PromptIssue(name, frame, _field(rest[2:]), message)
+        if _is_integral(frame):
+            return PromptIssue(name, int(frame), _field(rest[2:]), message)
     return PromptIssue(name, None, _field(rest), message)
+
+
+def _is_integral(value: object) -> bool:
+    """What JSON Schema calls an integer: 1012 or 1012.0, but not true."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer()
 
 
 def _item(container: object, key: str | int) -> object:

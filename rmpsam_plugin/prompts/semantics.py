@@ -48,7 +48,8 @@ def _combined_plate(known: PlateInfo | None, described: PlateInfo | None) -> Pla
     """`known` with its unknown fields taken from the file's description. A reversed range
     (already reported) counts as unknown rather than putting every keyframe outside it."""
     known, described = known or PlateInfo(), described or PlateInfo()
-    plate = replace(known, **{f.name: getattr(described, f.name) for f in fields(PlateInfo) if getattr(known, f.name) is None})
+    unknown = [f.name for f in fields(PlateInfo) if getattr(known, f.name) is None]
+    plate = replace(known, **{name: getattr(described, name) for name in unknown})
     if plate.first_frame is not None and plate.last_frame is not None and plate.first_frame > plate.last_frame:
         plate = replace(plate, first_frame=None, last_frame=None)
     return plate
@@ -127,13 +128,16 @@ def _mask_problems(keyframe: Keyframe, plate: PlateInfo) -> Iterator[str]:
     except MaskError as error:
         yield str(error)
         return
-    if plate.width is not None and plate.height is not None and (info.width, info.height) != (plate.width, plate.height):
-        yield f"mask image {keyframe.mask_path} is {info.width}x{info.height} but the plate is {plate.width}x{plate.height}"
+    size, plate_size = (info.width, info.height), (plate.width, plate.height)
+    if None not in plate_size and size != plate_size:
+        yield f"mask image {keyframe.mask_path} is {size[0]}x{size[1]} but the plate is {_frame_size(plate)}"
 
 
 def _inside(point: np.ndarray, plate: PlateInfo) -> bool:
     x, y = point
-    return x >= 0 and y >= 0 and (plate.width is None or x <= plate.width) and (plate.height is None or y <= plate.height)
+    within_width = plate.width is None or x <= plate.width
+    within_height = plate.height is None or y <= plate.height
+    return x >= 0 and y >= 0 and within_width and within_height
 
 
 def _frame_size(plate: PlateInfo) -> str:

@@ -52,18 +52,18 @@ def test_digest_changes_when_a_click_moves_or_an_instance_is_renamed(tmp_path):
     assert len(digests) == 4
 
 
-def test_digest_follows_mask_content_not_mask_location(tmp_path):
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    document = copy.deepcopy(GOOD_DOCUMENT)
-    document["instances"][1]["keyframes"][0]["mask"] = "matte.exr"
+def test_digest_follows_the_matte_not_where_or_how_it_is_stored(tmp_path):
+    """Same matte as a float EXR in one folder and an 8-bit PNG in another: same digest."""
     matte = np.zeros((1080, 2048, 1))
     matte[100:200, 100:300] = 1.0
-    for folder in ("a", "b"):
-        write_image(tmp_path / folder / "matte.exr", matte, ["Y"])
-        write_json(tmp_path / folder / "shot.prompts.json", document)
-    digest_a = prompts_digest(load_prompts(tmp_path / "a" / "shot.prompts.json"))
-    assert prompts_digest(load_prompts(tmp_path / "b" / "shot.prompts.json")) == digest_a
+    digests = []
+    for folder, name, pixel_type in (("a", "matte.exr", "float"), ("b", "matte.png", "uint8")):
+        (tmp_path / folder).mkdir()
+        write_image(tmp_path / folder / name, matte, ["Y"], pixel_type=pixel_type)
+        document = copy.deepcopy(GOOD_DOCUMENT)
+        document["instances"][1]["keyframes"][0]["mask"] = name
+        digests.append(prompts_digest(load_prompts(write_json(tmp_path / folder / "shot.prompts.json", document))))
+    assert digests[0] == digests[1]
     matte[150, 150] = 0.5
-    write_image(tmp_path / "b" / "matte.exr", matte, ["Y"])
-    assert prompts_digest(load_prompts(tmp_path / "b" / "shot.prompts.json")) != digest_a
+    write_image(tmp_path / "b" / "matte.png", matte, ["Y"], pixel_type="uint8")
+    assert prompts_digest(load_prompts(tmp_path / "b" / "shot.prompts.json")) != digests[0]

@@ -88,6 +88,16 @@ def test_not_a_prompt_file_and_newer_versions_stop_with_one_clear_issue(tmp_path
     assert issue.field == "schema" and "is this a prompt file?" in issue.message
     (issue,) = _issues(tmp_path, _break(("version",), 2))
     assert issue.field == "version" and "newer than this rmpsam-matte reads (1)" in issue.message
+    (issue,) = _issues(tmp_path, _break(("version",), "1"))
+    assert str(issue) == 'version: must be the integer 1, found the string "1"'
+
+
+def test_integral_floats_are_integers_as_json_schema_says(tmp_path):
+    document = _break(("version",), 1.0)
+    document["instances"][0]["keyframes"][0]["frame"] = 1012.0
+    prompt_set = load_prompts(write_json(tmp_path / "shot.prompts.json", document))
+    assert list(prompt_set.instance("car").keyframes) == [1012, 1040]
+    assert type(prompt_set.instance("car").keyframes[1012].frame) is int
 
 
 def test_nan_and_infinity_are_refused_where_they_are(tmp_path):

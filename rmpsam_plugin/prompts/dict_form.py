@@ -29,12 +29,14 @@ from pathlib import Path
 import numpy as np
 
 from .codec import plate_document
+from .errors import PromptFileError, PromptIssue
 from .json_text import NonFiniteNumber
 from .model import Keyframe, PlateInfo, PromptSet
 from .schema import FILE_KIND, VERSION
 from .validation import checked_prompt_set
 
 _LONG_FORM_KEY = "keyframes"
+_SOURCE = "prompt dict"
 
 
 def from_dict(
@@ -49,9 +51,13 @@ def from_dict(
     document: dict = {"schema": FILE_KIND, "version": VERSION}
     if plate is not None:
         document["plate"] = plate_document(plate)
+    not_frame_maps = [name for name, value in instances.items() if not isinstance(_frames_of(value), Mapping)]
+    if not_frame_maps:
+        message = "must map frame numbers to prompts ({frame: {\"positive_clicks\": ...}})"
+        raise PromptFileError(_SOURCE, [PromptIssue(str(name), None, "keyframes", message) for name in not_frame_maps])
     document["instances"] = [_instance_document(name, value) for name, value in instances.items()]
     base = Path(base_dir if base_dir is not None else Path.cwd()).absolute()
-    return checked_prompt_set(_plain(document), base_dir=base, plate=None, source="prompt dict")
+    return checked_prompt_set(_plain(document), base_dir=base, plate=None, source=_SOURCE)
 
 
 def to_dict(prompt_set: PromptSet) -> dict:
@@ -64,19 +70,23 @@ def to_dict(prompt_set: PromptSet) -> dict:
     return result
 
 
-def _instance_document(name: object, value: object) -> dict:
+def _is_long_form(value: object) -> bool:
+    return isinstance(value, Mapping) and _LONG_FORM_KEY in value
+
+
+def _frames_of(value: object) -> object:
+    return value[_LONG_FORM_KEY] if _is_long_form(value) else value
+
+
+def _instance_document(name: object, value: Mapping) -> dict:
+    """The file's instance object; other long-form keys ("class", typos) go to the schema."""
     entry: dict = {"name": name}
-    frames = value
-    if isinstance(value, Mapping) and _LONG_FORM_KEY in value:
+    if _is_long_form(value):
         entry.update({key: item for key, item in value.items() if key != _LONG_FORM_KEY})
-        frames = value[_LONG_FORM_KEY]
-    if isinstance(frames, Mapping):
-        entry["keyframes"] = [
-            {"frame": _frame_number(frame), **prompts} if isinstance(prompts, Mapping) else prompts
-            for frame, prompts in frames.items()
-        ]
-    else:
-        entry["keyframes"] = frames  # not a mapping: the schema reports it where it is
+    entry["keyframes"] = [
+        {"frame": _frame_number(frame), **prompts} if isinstance(prompts, Mapping) else prompts
+        for frame, prompts in _frames_of(value).items()
+    ]
     return entry
 
 

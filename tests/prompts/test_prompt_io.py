@@ -98,6 +98,12 @@ def test_dict_form_problems_use_the_files_names(tmp_path):
     ]
 
 
+def test_dict_form_needs_frame_maps():
+    with pytest.raises(PromptFileError) as caught:
+        from_dict({"car": [[1.0, 2.0]], "tree": {"keyframes": [{"frame": 1001}]}, "dog": {1001: {"boxes": [[0, 0, 1, 1]]}}})
+    assert [(issue.instance, issue.field) for issue in caught.value.issues] == [("car", "keyframes"), ("tree", "keyframes")]
+
+
 def test_model_queries(tmp_path):
     prompt_set = load_prompts(write_json(tmp_path / "shot.prompts.json", GOOD_DOCUMENT))
     assert [keyframe.frame for keyframe in prompt_set.keyframes_sorted("car")] == [1012, 1040]

@@ -84,7 +84,8 @@ class Sequence:
 
 
 def _pattern_text(template: fileseq.FileSequence) -> str:
-    return template.format("{dirname}{basename}{padding}{extension}")
+    """One spelling per sequence, Nuke's: `shot.%04d.exr` and `shot.$F4.exr` read `shot.####.exr`."""
+    return f"{template.dirname()}{template.basename()}{'#' * template.zfill()}{template.extension()}"
 
 
 def _from_template(template: fileseq.FileSequence, requested: list[int], present: list[int]) -> Sequence:

@@ -13,6 +13,7 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("train_cmd", "train"),
     ("info_cmd", "info"),
     ("prompts_cmd", "prompts"),
+    ("serve_cmd", "serve"),
     ("run_cmd", "run"),
 ]
 

@@ -1,0 +1,108 @@
+"""`rmpsam-matte serve`: the preview server (see `rmpsam_plugin.server`).
+
+Started by a client (the Nuke bridge) that reads the first line of stdout: one JSON object,
+`{"event": "listening", "url": ..., "port": ..., "token": ...}` (with `--token-file` the token is
+written to that file, mode 0600, and the line names the file instead). The last line is
+`{"event": "stopped", "reason": ...}`. Problems before listening are one line on stderr with exit
+code 3 (bad plate, weights or option), like every other command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+from typing import NoReturn
+
+import click
+import torch
+
+from rmpsam_cli.exit_codes import BAD_INPUT
+from rmpsam_model.checkpoint_errors import CheckpointError
+from rmpsam_model.predictor import RMPSAMPredictor
+from rmpsam_model.preprocess import InferenceSize
+from rmpsam_plugin.errors import InputError
+from rmpsam_plugin.image_reader import DEFAULT_LAYER
+from rmpsam_plugin.job.weights import load_job_weights
+from rmpsam_plugin.server.app import LOOPBACK_HOST, PreviewServer, check_loopback
+from rmpsam_plugin.server.auth import new_token, write_token_file
+from rmpsam_plugin.server.jobs import JobManager
+from rmpsam_plugin.server.plate_frames import PlateFrames
+from rmpsam_plugin.server.sessions import PreviewSession
+
+
+@click.command("serve")
+@click.option("--plate", "plate_pattern", required=True,
+              help="The plate sequence to preview (shot.####.exr, shot.%04d.exr, a directory...).")
+@click.option("--weights", type=click.Path(path_type=Path),
+              help="Weights file (default: $RMPSAM_WEIGHTS, the config file, then the shipped model).")
+@click.option("--host", default=LOOPBACK_HOST, show_default=True, help="Only 127.0.0.1 (or localhost) is accepted.")
+@click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
+@click.option("--idle-timeout", "idle_timeout_s", default=600.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True), help="Seconds without requests (or running jobs) before exiting.")
+@click.option("--token-file", type=click.Path(path_type=Path),
+              help="Write the access token here (mode 0600) instead of printing it.")
+@click.option("--size", type=click.IntRange(min=32),
+              help="Long side of the network image in pixels, as `run --size` (default: the weights' own).")
+@click.option("--layer", default=DEFAULT_LAYER, show_default=True, help="Plate layer to read.")
+@click.option("--colour-space", help="Plate colour space (default: from the file, see `rmpsam-matte info`).")
+@click.option("--cache-frames", default=8, show_default=True, type=click.IntRange(min=1),
+              help="Frames whose features are kept warm (about 40 MB each at 1024x576).")
+@click.option("--threads", type=click.IntRange(min=1), help="torch intra-op threads (default: torch's choice).")
+@click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
+def serve(plate_pattern: str, weights: Path | None, host: str, port: int, idle_timeout_s: float,
+          token_file: Path | None, size: int | None, layer: str, colour_space: str | None, cache_frames: int,
+          threads: int | None, device: str) -> None:
+    """Keep the network warm and answer clicks on PLATE over loopback HTTP, token-protected."""
+    try:
+        check_loopback(host)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--host") from None
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        loaded = load_job_weights(weights)
+        # The same size rule as `run` (JobRunner): --size is the long side of the network image.
+        inference_size = InferenceSize(size, size) if size is not None else loaded.inference_size
+        frames = PlateFrames(plate_pattern, inference_size, layer, colour_space)
+    except (CheckpointError, InputError) as error:
+        _fail(str(error))
+    # Inference only: BatchNorm folded into the convolutions (same outputs, faster first click).
+    loaded.model.requires_grad_(False).fuse_for_inference()
+    predictor = RMPSAMPredictor(loaded.model, inference_size, device=device, max_cached_frames=cache_frames)
+    token = new_token()
+    jobs = JobManager(plate_pattern, _job_arguments(loaded.path, size, layer, colour_space))
+    try:
+        server = PreviewServer(PreviewSession(predictor, frames), jobs, token, host=host, port=port,
+                               idle_timeout_s=idle_timeout_s)
+    except OSError as error:
+        _fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
+    announcement = {"event": "listening", "url": server.url, "port": server.port, "pid": os.getpid(),
+                    "plate": frames.summary.as_dict(), "weights": str(loaded.path)}
+    if token_file is not None:
+        announcement["token_file"] = str(write_token_file(token_file, token))
+    else:
+        announcement["token"] = token
+    click.echo(json.dumps(announcement), nl=True)
+    signal.signal(signal.SIGTERM, lambda *_: server.stop("terminated"))
+    try:
+        reason = server.serve()
+    except KeyboardInterrupt:
+        reason = "interrupted"
+    click.echo(json.dumps({"event": "stopped", "reason": reason}))
+
+
+def _job_arguments(weights: Path, size: int | None, layer: str, colour_space: str | None) -> list[str]:
+    """The `run` options a job inherits from the server, so it computes what the preview showed."""
+    arguments = ["--weights", str(weights), "--layer", layer]
+    if size is not None:
+        arguments += ["--size", str(size)]
+    if colour_space is not None:
+        arguments += ["--colour-space", colour_space]
+    return arguments
+
+
+def _fail(problem: str) -> NoReturn:
+    click.echo(f"rmpsam-matte serve: {problem}", err=True)
+    raise SystemExit(BAD_INPUT)

@@ -1,0 +1,33 @@
+"""The preview server: a warm network answering clicks over loopback HTTP, and whole-shot jobs.
+
+Artists place a click and want the matte back before their hand leaves the mouse. Loading the
+network and running its backbone on a frame take seconds; decoding one more click on a frame
+whose features are cached takes tens of milliseconds. `rmpsam-matte serve` therefore keeps the
+network loaded and the features of recently used frames cached, and answers over HTTP on
+127.0.0.1, so Nuke's Python (standard library only, see `nuke_bridge`) can ask without importing
+torch. It also starts and watches whole-shot runs of the real `rmpsam-matte run` command.
+
+Modules, one job each:
+    auth.py            the per-session bearer token (generation, 0600 token file, checking)
+    plate_frames.py    frame number -> network-ready image of the plate being previewed
+    sessions.py        the warm model, the frame-feature LRU, the model lock
+    matte_encoding.py  matte -> PNG (8-bit) or raw float16, base64 for JSON
+    request_bodies.py  JSON bodies -> checked requests, errors naming the field at fault
+    jobs.py            whole-shot runs as subprocesses of the CLI, progress, events, cancel
+    idle.py            the idle timer that ends a forgotten server
+    app.py             HTTP routing, status codes, the threaded server itself
+
+Protocol (every request needs `Authorization: Bearer <token>`; every answer is JSON):
+    GET    /health              plate, model, cached frames, jobs
+    POST   /decode              {"frame", "positive_clicks", "negative_clicks", "boxes", "encoding"}
+    POST   /jobs                {"prompts", "output", "frames"?, "instances"?, ...} -> 202 + job
+    GET    /jobs                all jobs
+    GET    /jobs/<id>           one job's state and progress
+    GET    /jobs/<id>/events    the job's JSON lines, streamed until it ends
+    DELETE /jobs/<id>           cancel: the process is terminated, the state becomes "cancelled"
+    POST   /shutdown            stop now (running jobs are cancelled)
+Errors are `{"status": N, "error": "<reason>", "message": "...", "field": "..."?}` with 400
+(malformed JSON, a field that breaks the rules; `field` names it), 401 (token missing or wrong),
+404 (unknown path, frame not in the plate, unknown job), 405 (wrong method; `Allow` lists the
+right ones), 409 (cancelling a finished job), 411 (no Content-Length), 413 (body over the limit).
+"""

@@ -10,6 +10,7 @@ import click
 # (module inside rmpsam_cli, attribute holding the click command)
 _BENCHMARKS: list[tuple[str, str]] = [
     ("bench_network", "network"),
+    ("bench_propagation", "propagation"),
     ("bench_io", "io"),
 ]
 

@@ -18,6 +18,7 @@ from rmpsam_plugin.errors import InputError, OutputError
 from rmpsam_plugin.job.plan import plan_job
 from rmpsam_plugin.job.progress import ProgressReporter
 from rmpsam_plugin.job.settings import RunSettings
+from rmpsam_plugin.propagation.engine import BLENDS
 from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER, TRACKERS
 
 
@@ -39,19 +40,21 @@ from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER, TRACKERS
 @click.option("--weights", type=click.Path(path_type=Path), help="Weights file (default: configured, else the shipped model).")
 @click.option("--tracker", type=click.Choice(sorted(TRACKERS)), default=DEFAULT_TRACKER, show_default=True,
               help="How instances are carried between frames.")
+@click.option("--blend", type=click.Choice(BLENDS), default="linear", show_default=True,
+              help="Between keyframes: weight both runs by distance, or take the nearer keyframe's run only.")
 @click.option("--refine-edges/--no-refine-edges", default=True, show_default=True, help="Edges that follow the plate.")
 @click.option("--temporal/--no-temporal", default=True, show_default=True, help="Motion-compensated temporal stabilisation.")
 @click.option("--dry-run", is_flag=True, help="Check everything and print the plan; compute nothing.")
 @click.option("--progress", type=click.Choice(["bar", "json", "none"]), default="bar", show_default=True,
               help="A bar for people, JSON lines on stdout for machines.")
 def run(plate, prompts_path, output, frames, segment, instances, size, device, threads, layer, colour_space,
-        cryptomatte, passthrough, weights, tracker, refine_edges, temporal, dry_run, progress) -> None:
+        cryptomatte, passthrough, weights, tracker, blend, refine_edges, temporal, dry_run, progress) -> None:
     """Matte every prompted instance of PLATE (a sequence pattern: shot.####.exr, shot.%04d.exr...)."""
     settings = RunSettings(
         plate=plate, prompts=prompts_path, output=output, frames=frames, segment=segment,
         instances=tuple(name.strip() for name in instances.split(",")) if instances else None,
         size=size, device=device, threads=threads, layer=layer, colour_space=colour_space,
-        cryptomatte=cryptomatte, passthrough=passthrough, weights=weights, tracker=tracker,
+        cryptomatte=cryptomatte, passthrough=passthrough, weights=weights, tracker=tracker, blend=blend,
         refine_edges=refine_edges, temporal=temporal,
     )
     reporter = ProgressReporter(progress)
@@ -60,7 +63,7 @@ def run(plate, prompts_path, output, frames, segment, instances, size, device, t
         if dry_run:
             _print_plan(plan.summary(), progress)
             return
-        from rmpsam_plugin.job.runner import JobRunner  # torch is imported only when there is work
+        from rmpsam_plugin.job.runner import JobRunner
         from rmpsam_plugin.job.weights import load_job_weights
 
         JobRunner(plan, load_job_weights(weights), reporter).run()

@@ -68,13 +68,11 @@ class DeformableFPN(nn.Module):
         x4 = self.lateral_conv1(c4) + self.deform_conv1(p5)
         x3 = self.lateral_conv2(c3) + self.deform_conv2(x4)
         x2 = self.lateral_conv3(c2) + self.deform_conv3(x3)
-        aggregated = (
-            _upsample(self.conv_a5(p5), 8)
-            + _upsample(self.conv_a4(x4), 4)
-            + _upsample(self.conv_a3(x3), 2)
-            + self.conv_a2(x2)
-            + self.bias
-        )
+        # Project to the aggregation width before upsampling (1x1 conv and bilinear resizing commute),
+        # and accumulate in place: these maps are the largest tensors of the neck.
+        aggregated = self.conv_a2(x2) + self.bias
+        for conv, x, factor in ((self.conv_a3, x3, 2), (self.conv_a4, x4, 4), (self.conv_a5, p5, 8)):
+            aggregated += F.interpolate(conv(x), scale_factor=factor, mode="bilinear", align_corners=False)
         return self.output_conv(aggregated)
 
     def fuse_for_inference(self) -> None:
@@ -98,22 +96,24 @@ class Neck(nn.Module):
         """`loc_conv(cat([aggregated, x, y]))` without building the concatenation.
 
         The two coordinate channels (x then y, each linspace(-1, 1) across the width / height) only
-        add `w_x * x + w_y * y` to every output channel, a column term plus a row term. The 1x1 conv
-        on the aggregated channels is done as a matrix product so the result comes out contiguous
-        NCHW (the layout the decoder's products over pixels want) whatever layout the neck ran in.
+        add `w_x * x + w_y * y` to each output channel, a column term plus a row term; together with
+        the bias that map is the starting value of one matrix product over the aggregated channels.
+        The product writes contiguous NCHW (the layout the decoder's products over pixels want)
+        whatever layout the neck ran in.
         """
         batch, channels, height, width = aggregated.shape
         weight = self.loc_conv.weight.flatten(1)
-        out = torch.matmul(weight[:, :channels], aggregated.flatten(2)).view(batch, -1, height, width)
-        xs = torch.linspace(-1, 1, width, device=out.device, dtype=out.dtype)
-        ys = torch.linspace(-1, 1, height, device=out.device, dtype=out.dtype)
-        out += weight[:, channels, None, None] * xs.view(1, 1, width)
-        out += weight[:, channels + 1, None, None] * ys.view(1, height, 1) + self.loc_conv.bias.view(-1, 1, 1)
-        return out
+        xs = torch.linspace(-1, 1, width, device=aggregated.device, dtype=aggregated.dtype)
+        ys = torch.linspace(-1, 1, height, device=aggregated.device, dtype=aggregated.dtype)
+        coordinates_and_bias = weight[:, channels, None, None] * xs.view(1, 1, width) + (
+            weight[:, channels + 1, None, None] * ys.view(1, height, 1) + self.loc_conv.bias.view(-1, 1, 1)
+        )
+        out = torch.baddbmm(
+            coordinates_and_bias.view(1, -1, height * width),
+            weight[:, :channels].expand(batch, -1, -1),
+            aggregated.flatten(2),
+        )
+        return out.view(batch, -1, height, width)
 
     def fuse_for_inference(self) -> None:
         self.deconv.fuse_for_inference()
-
-
-def _upsample(x: torch.Tensor, factor: int) -> torch.Tensor:
-    return F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)

@@ -13,14 +13,17 @@ display window, or, with `overscan`, the display window plus the plate's data wi
 mattes computed on overscan are not cropped. Writing the overscan of a passthrough plate needs
 the plate read with overscan too (`read_plate(..., overscan=True)`).
 
-Writes are atomic: the frame is written to `<name>.tmp.exr` beside its final name and renamed
-over it with `os.replace`, so a crash leaves either the old file or the new one, never a truncated
-frame that a resumed job would trust.
+Writes are atomic: the frame is written to a hidden `.<name>.<pid>.partial` beside its final name
+and renamed over it with `os.replace`, so a crash leaves either the old file or the new one, never
+a truncated frame that a resumed job would trust. The hidden name matches no sequence pattern or
+glob a compositor or farm script would use; a killed writer's partial is removed the next time
+that frame is written.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import re
@@ -222,8 +225,11 @@ def _write_exr_atomically(path: Path, channels: Mapping[str, tuple[np.ndarray, s
     pixels = np.empty((window.height, window.width, len(channels)), dtype=np.float32)
     for position, (plane, _) in enumerate(channels.values()):
         pixels[..., position] = plane
-    temporary = path.with_name(f"{path.stem}.tmp{path.suffix}")
-    output = oiio.ImageOutput.create(str(temporary))
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.partial"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    output = oiio.ImageOutput.create("exr")
     try:
         if not output.open(str(temporary), spec):
             raise OutputError(f"cannot write {temporary}: {_one_line(output.geterror())}", path=path, frame=frame)

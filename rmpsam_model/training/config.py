@@ -75,7 +75,7 @@ class TrainingConfig:
         released class logits are cosines times 1000 (logit scale 100, stage temperature 0.1), so
         at weight 2 their cross-entropy gradients are about a thousand times the mask terms' and,
         through the gradient-norm clip, would starve the shared layers of the prompt path."""
-        return replace(cls(learning_rate=6e-4, class_weight=0.05, object_path_weight=0.5), **overrides)
+        return replace(cls(learning_rate=8e-4, warmup_steps=50, class_weight=0.05, object_path_weight=0.5), **overrides)
 
     @classmethod
     def finetune(cls, **overrides) -> TrainingConfig:

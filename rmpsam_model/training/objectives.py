@@ -88,10 +88,10 @@ def _prompt_losses(model, features, batch, config, generator, losses: StepLosses
     targets = torch.stack([batch.mattes[i][sampled[i].targets] for i in keep]).flatten(0, 1)
     output = decode_prompt_batch(model, features[keep], boxes, labels, batch.image_hw)
     is_click = labels.flatten() == CLICK_LABEL
+    low_res_truth = F.interpolate(targets.unsqueeze(1), size=output.masks.shape[-2:], mode="area")[:, 0]
     for masks, iou in zip(output.stage_masks, output.stage_iou):
         logits = masks.flatten(0, 1)
         ce, dice = _mask_terms(logits, targets, config, generator)
-        low_res_truth = F.interpolate(targets.unsqueeze(1), size=logits.shape[-2:], mode="area")[:, 0]
         achieved = mask_iou(logits.detach(), low_res_truth)
         losses.add("prompt_mask_ce", config.mask_ce_weight * ce)
         losses.add("prompt_dice", config.dice_weight * dice)

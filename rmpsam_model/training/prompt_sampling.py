@@ -71,7 +71,10 @@ def random_click_boxes(masks: torch.Tensor, generator: torch.Generator | None) -
     eroded = F.max_pool2d(outside, kernel, stride=1, padding=CLICK_EROSION_RADIUS)[:, 0] == 0
     eroded = torch.where(eroded.flatten(1).any(dim=1).view(-1, 1, 1), eroded, masks)
     width = masks.shape[2]
-    flat_index = torch.multinomial(eroded.flatten(1).float(), 1, generator=generator)[:, 0]
+    # The arg-max of uniform noise over the allowed pixels is a uniform pick among them (and much
+    # cheaper than multinomial over every pixel).
+    noise = torch.rand(eroded.shape, device=masks.device, generator=generator)
+    flat_index = (noise * eroded).flatten(1).argmax(dim=1)
     x = (flat_index % width).float() + 0.5
     y = torch.div(flat_index, width, rounding_mode="floor").float() + 0.5
     centres = torch.stack([x, y, x, y], dim=1)
@@ -95,10 +98,8 @@ def sample_prompts(
     targets = order.repeat(-(-count // order.numel()))[:count]
     masks = mattes[targets] > 0.5
     is_click = torch.rand(count, device=mattes.device, generator=generator) < click_fraction
-    boxes = torch.where(
-        is_click.unsqueeze(1),
-        random_click_boxes(masks, generator),
-        jitter_boxes(bounding_boxes(masks), box_jitter, tuple(mattes.shape[1:]), generator),
-    )
+    boxes = jitter_boxes(bounding_boxes(masks), box_jitter, tuple(mattes.shape[1:]), generator)
+    if is_click.any():
+        boxes[is_click] = random_click_boxes(masks[is_click], generator)
     labels = torch.where(is_click, CLICK_LABEL, BOX_LABEL).long()
     return SampledPrompts(boxes, labels, targets)

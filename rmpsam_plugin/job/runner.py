@@ -143,7 +143,8 @@ class JobRunner:
             for track in plan.prompts.instances
         ]
         self.engine = PropagationEngine(self.predictor, self.plates.network_image, instances, plan.shot_range,
-                                        tracker=settings.tracker, cache=self.cache, on_step=progress.propagated)
+                                        tracker=settings.tracker, cache=self.cache, on_step=progress.propagated,
+                                        blend=settings.blend)
         self.keyframes = {track.name: set(track.keyframes) for track in plan.prompts.instances}
 
     def run(self) -> int:

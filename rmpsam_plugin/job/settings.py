@@ -23,6 +23,7 @@ class RunSettings:
     passthrough: bool = False
     weights: Path | None = None  # None: the configured weights, else the shipped synthetic model
     tracker: str = "carried"
+    blend: str = "linear"
     refine_edges: bool = True
     temporal: bool = True
     compression: str = "zip"
@@ -35,6 +36,7 @@ class RunSettings:
             "layer": self.layer,
             "colour_space": self.colour_space,
             "tracker": self.tracker,
+            "blend": self.blend,
             "refine_edges": self.refine_edges,
             "temporal": self.temporal,
         }

@@ -8,6 +8,9 @@ On a frame between an instance's keyframes a and b the two runs are blended in l
 weights (b - t) / (b - a) and (t - a) / (b - a), so each run counts most near its own keyframe and
 the result is continuous at both. A run that lost the object (it left the frame) gives way to the
 other; where both lost it the matte is empty. Keyframes are exactly the keyframe decode.
+`blend="nearest"` instead takes only the run of the nearer keyframe; with the `redecode` tracker
+that is the baseline the benchmarks compare against (every frame decoded on its own from the
+nearest keyframe's prompts).
 
 Sweeps cover the frames needed to produce [first, last] for every instance (its bracketing
 keyframes may lie outside: `Segment.context`), plus `margin` frames either side for filters that
@@ -28,6 +31,7 @@ from rmpsam_plugin.propagation.pass_cache import PassCache
 from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER, TRACKERS
 
 ABSENT_LOGIT = -MASK_LOGIT
+BLENDS = ("linear", "nearest")
 
 
 @dataclass
@@ -56,9 +60,13 @@ class PropagationEngine:
         tracker: str = DEFAULT_TRACKER,
         cache: PassCache | None = None,
         on_step: Callable[[str, int], None] | None = None,
+        blend: str = "linear",
     ) -> None:
         if tracker not in TRACKERS:
             raise ValueError(f"unknown tracker {tracker!r}; choose from {', '.join(TRACKERS)}")
+        if blend not in BLENDS:
+            raise ValueError(f"unknown blend {blend!r}; choose from {', '.join(BLENDS)}")
+        self.blend = blend
         self.predictor = predictor
         self.load_network_image = load_network_image
         self.instances = instances
@@ -144,13 +152,16 @@ class PropagationEngine:
         behind = backward.get((inst.name, frame))
         if a == frame:
             return ahead.logits
+        if self.blend == "nearest" and a is not None and b is not None:
+            ahead, behind = (ahead, None) if frame - a <= b - frame else (None, behind)
         runs: list[tuple[float, InstanceState]] = []
         if ahead is not None and ahead.present:
             runs.append(((b - frame) / (b - a) if b is not None else 1.0, ahead))
         if behind is not None and behind.present:
             runs.append(((frame - a) / (b - a) if a is not None else 1.0, behind))
         if not runs:
-            template = (ahead or behind).logits
+            template = next(state for state in (ahead, behind, forward.get((inst.name, frame)),
+                                                 backward.get((inst.name, frame))) if state is not None).logits
             return torch.full_like(template, ABSENT_LOGIT)
         total = sum(weight for weight, _ in runs)
         return sum(weight / total * state.logits for weight, state in runs)

@@ -1,0 +1,1 @@
+"""Matte refinement: plate-following edges at full resolution and chatter-free mattes over time."""

@@ -61,6 +61,8 @@ def sanitise_layer_names(instance_names: Iterable[str], reserved: Iterable[str] 
     taken = set(_RESERVED_LAYERS) | set(reserved)
     mapping: dict[str, str] = {}
     for name in instance_names:
+        if name in mapping:  # one layer per instance, however often its name is given
+            continue
         base = re.sub(r"[^A-Za-z0-9_]", "_", name) or "instance"
         if base[0].isdigit():
             base = "_" + base
@@ -114,6 +116,9 @@ class MatteWriter:
             raise ValueError("a matte file needs at least one instance")
         if cryptomatte_layer is not None:
             cryptomatte.validate_output_format("float", output_format.compression)
+        duplicates = sorted({name for name in instance_names if list(instance_names).count(name) > 1})
+        if duplicates:
+            raise ValueError(f"instance names must be unique; given more than once: {duplicates}")
         self._template = _output_template(pattern)
         self.instance_names = tuple(instance_names)
         taken = [passthrough_layer] if passthrough_layer else []
@@ -197,12 +202,18 @@ class MatteWriter:
 
 def _exr_spec(channels: Mapping[str, tuple[np.ndarray, str]], window: Window, plate: Plate, compression: str,
               metadata: Mapping[str, object]) -> oiio.ImageSpec:
-    spec = oiio.ImageSpec(window.width, window.height, len(channels), oiio.HALF)
+    kinds = [kind for _, kind in channels.values()]
+    # OpenImageIO's EXR writer ignores `channelformats` whose entries all agree and writes every
+    # channel as `format`: a uniform type must be the format itself, or all-float files (float
+    # mattes, and the Cryptomatte IDs beside them) would silently come out half.
+    uniform = len(set(kinds)) == 1
+    spec = oiio.ImageSpec(window.width, window.height, len(channels), oiio.TypeDesc(kinds[0] if uniform else "half"))
     spec.x, spec.y = window.x, window.y
     display = plate.display_window
     spec.full_x, spec.full_y, spec.full_width, spec.full_height = display.x, display.y, display.width, display.height
     spec.channelnames = tuple(channels)
-    spec.channelformats = tuple(oiio.TypeDesc(kind) for _, kind in channels.values())
+    if not uniform:
+        spec.channelformats = tuple(oiio.TypeDesc(kind) for kind in kinds)
     spec.attribute("compression", compression)
     spec.attribute("PixelAspectRatio", float(plate.pixel_aspect))
     for key, value in metadata.items():

@@ -15,6 +15,7 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("prompts_cmd", "prompts"),
     ("serve_cmd", "serve"),
     ("run_cmd", "run"),
+    ("demo_cmd", "demo"),
 ]
 
 

@@ -7,8 +7,6 @@ Quality is measured with the shipped weights in test_run_quality.py and `bench q
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,24 +16,10 @@ from rmpsam_model.config import RMPSAMConfig
 from rmpsam_model.network import RMPSAM
 from rmpsam_model.preprocess import InferenceSize
 from rmpsam_model.training.export import save_weights
-from rmpsam_plugin.prompts import from_dict, save_prompts
+from rmpsam_plugin.prompts import save_prompts
 from rmpsam_plugin.synthetic import artist_prompts, generate_shot, write_shot
 
-EXECUTABLE = Path(sys.executable).parent / "rmpsam-matte"
-FIRST_FRAME = 1001
-
-
-def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([str(EXECUTABLE), *map(str, args)], capture_output=True, text=True, timeout=timeout)
-
-
-def prompt_set_from_synthetic(prompts: dict, plate=None):
-    """The synthetic generator's prompt dict -> a checked PromptSet (field names of the file)."""
-    return from_dict(
-        {name: {frame: {"positive_clicks": p["positive"], "negative_clicks": p["negative"], "boxes": p["boxes"]}
-                for frame, p in frames.items()} for name, frames in prompts.items()},
-        plate=plate,
-    )
+from job_cli import FIRST_FRAME, prompt_set_from_synthetic
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from conftest import EXECUTABLE, FIRST_FRAME, run_cli
+from job_cli import EXECUTABLE, FIRST_FRAME, run_cli
 
 FRAMES = range(FIRST_FRAME, FIRST_FRAME + 8)
 

@@ -42,7 +42,7 @@ def info(sequence: str, layer: str, allow_gaps: bool, headers_only: bool, as_jso
         _fail(str(error))
     if report.problems:
         more = len(report.problems) - 1
-        _fail(str(report.problems[0]) + (f" (and {more} more problem{'s' * (more > 1)})" if more else ""))
+        _fail(_with_frame(report.problems[0]) + (f" (and {more} more problem{'s' * (more > 1)})" if more else ""))
     try:
         summary = _summary(report)
     except InputError as error:
@@ -54,6 +54,14 @@ def _fail(problem: str) -> NoReturn:
     """One line on stderr, the first problem only: the frame to fix first is what a wrangler needs."""
     click.echo(f"rmpsam-matte info: {problem}", err=True)
     raise SystemExit(BAD_INPUT)
+
+
+def _with_frame(problem: InputError) -> str:
+    """The problem's text, led by its frame number unless the text already names the frame."""
+    message = str(problem)
+    if problem.frame is None or f"frame {problem.frame}" in message:
+        return message
+    return f"frame {problem.frame}: {message}"
 
 
 def _window(window: Window) -> dict[str, int]:

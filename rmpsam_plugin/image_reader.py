@@ -14,6 +14,7 @@ nothing downstream (colour conversion, the network, the writer's passthrough) ev
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,8 +141,12 @@ def _pixel_types(spec: oiio.ImageSpec) -> tuple[str, ...]:
 
 
 def _open(path: Path, frame: int | None) -> oiio.ImageInput:
+    if path.is_dir():
+        raise PlateError(f"not an image file but a directory: {path}", path=path, frame=frame)
     if not path.is_file():
         raise PlateError(f"no such file: {path}", path=path, frame=frame)
+    if not os.access(path, os.R_OK):
+        raise PlateError(f"permission denied: cannot read {path}", path=path, frame=frame)
     image_input = oiio.ImageInput.open(str(path))
     if image_input is None:
         raise PlateError(f"cannot read {path}: {_one_line(oiio.geterror())}", path=path, frame=frame)

@@ -149,3 +149,20 @@ def test_unreadable_and_missing_files_name_the_file(tmp_path):
         read_plate(garbage)
     with pytest.raises(PlateError, match=r"no such file: .*absent\.exr"):
         read_header(tmp_path / "absent.exr")
+
+
+def test_a_directory_in_place_of_a_frame_is_named_as_such(tmp_path):
+    folder = tmp_path / "shot.0002.exr"
+    folder.mkdir()
+    with pytest.raises(PlateError, match=r"not an image file but a directory: .*shot\.0002\.exr") as caught:
+        read_plate(folder, frame=2)
+    assert caught.value.frame == 2 and caught.value.path == folder
+
+
+def test_a_file_without_read_permission_is_named_as_such(tmp_path, monkeypatch):
+    """chmod 000 does not stop root (tests may run as root), so the permission check is simulated."""
+    path = write_exr(tmp_path / "locked.0003.exr", _ramp())
+    monkeypatch.setattr("rmpsam_plugin.image_reader.os.access", lambda *args, **kwargs: False)
+    with pytest.raises(PlateError, match=r"permission denied: cannot read .*locked\.0003\.exr") as caught:
+        read_header(path, frame=3)
+    assert caught.value.frame == 3

@@ -19,7 +19,8 @@ from rmpsam_plugin.prompts import PromptSet, from_dict, save_prompts
 from rmpsam_plugin.synthetic import SyntheticShot, artist_prompts, generate_shot, write_shot
 
 HELD_OUT_SEED_BASE = 900_000
-"""Seeds of evaluation shots; training draws its seeds far below this."""
+"""Seeds of evaluation shots; training draws its seeds from `training_data.TRAIN_SEED_BASE`
+(10,000,000) up, so the two never meet."""
 FIRST_FRAME = 1001
 
 

@@ -84,8 +84,9 @@ def serve(plate_pattern: str, weights: Path | None, host: str, port: int, idle_t
         announcement["token_file"] = str(write_token_file(token_file, token))
     else:
         announcement["token"] = token
-    click.echo(json.dumps(announcement), nl=True)
+    # Before the announcement: a client may terminate the server as soon as it has read the line.
     signal.signal(signal.SIGTERM, lambda *_: server.stop("terminated"))
+    click.echo(json.dumps(announcement), nl=True)
     try:
         reason = server.serve()
     except KeyboardInterrupt:

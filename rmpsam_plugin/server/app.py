@@ -176,6 +176,10 @@ class PreviewRequestHandler(BaseHTTPRequestHandler):
             raise bad_request(f"body is not UTF-8: {error}") from None
         except json.JSONDecodeError as error:
             raise bad_request(f"body is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
+        except RecursionError:  # '[[[[...' a few thousand deep: valid JSON, but no request is shaped so
+            raise bad_request("body is not usable JSON: arrays or objects nested too deeply") from None
+        except ValueError as error:  # e.g. an integer of more digits than Python converts (4300)
+            raise bad_request(f"body is not usable JSON: {error}") from None
         if not isinstance(body, dict):
             raise bad_request(f"body must be a JSON object, got {type(body).__name__}")
         return body

@@ -149,9 +149,9 @@ class Job:
     def _finish(self, exit_code: int) -> None:
         with self._changed:
             self.exit_code = exit_code
-            if self._cancel_requested:
+            if self._cancel_requested and exit_code != 0:
                 self.state, self.message = CANCELLED, "cancelled"
-            elif exit_code == 0:
+            elif exit_code == 0:  # also when a cancel came after the last frame was written: it is done
                 self.state = DONE
             else:
                 self.state = FAILED

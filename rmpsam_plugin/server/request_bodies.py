@@ -23,7 +23,12 @@ _DECODE_FIELDS = {"frame", "positive_clicks", "negative_clicks", "boxes", "encod
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float is no coordinate
+        return False
 
 
 def _is_integer(value: object) -> bool:

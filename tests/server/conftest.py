@@ -1,0 +1,116 @@
+"""The real preview server over real loopback HTTP: `rmpsam-matte serve` in a subprocess.
+
+The shot, prompts and tiny random weights are built as in tests/job/conftest.py (the server's
+mechanics do not depend on the network segmenting well). A server is started through the CLI
+exactly as the Nuke bridge starts it, its first stdout line (`{"event": "listening", ...}`) gives
+the port and token, and requests go through `http.client`. Every wait has a timeout and every
+server process is killed in teardown, so no test can hang or leave a process behind.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from rmpsam_model.config import RMPSAMConfig
+from rmpsam_model.network import RMPSAM
+from rmpsam_model.preprocess import InferenceSize
+from rmpsam_model.training.export import save_weights
+from rmpsam_plugin.prompts import from_dict, save_prompts
+from rmpsam_plugin.synthetic import artist_prompts, generate_shot, write_shot
+
+from preview_client import FIRST_FRAME, HEIGHT, NUM_FRAMES, WIDTH, ServerProcess
+
+
+def prompt_set_from_synthetic(prompts: dict, plate=None):
+    return from_dict(
+        {name: {frame: {"positive_clicks": p["positive"], "negative_clicks": p["negative"], "boxes": p["boxes"]}
+                for frame, p in frames.items()} for name, frames in prompts.items()},
+        plate=plate,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    config = RMPSAMConfig(backbone_width=8, blocks_per_stage=(1, 1, 1, 1), aggregation_width=16,
+                          ffn_width=256, text_dim=32, num_classes=6)
+    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
+    table = torch.nn.functional.normalize(torch.randn(6, 1, 32), dim=-1)
+    return save_weights(RMPSAM(config), table, [f"class{i}" for i in range(6)], path, InferenceSize(96, 160))
+
+
+@pytest.fixture(scope="session")
+def shot_dir(tmp_path_factory) -> Path:
+    """8 frames 1001-1008 at 160x96, 2 objects, keyframes on 1001 and 1005."""
+    directory = tmp_path_factory.mktemp("shot")
+    shot = generate_shot(11, num_frames=NUM_FRAMES, height=HEIGHT, width=WIDTH, num_objects=2)
+    write_shot(shot, directory, "plate", first_frame=FIRST_FRAME)
+    prompts = artist_prompts(shot, [0, 4], first_frame=FIRST_FRAME)
+    save_prompts(prompt_set_from_synthetic(prompts), directory / "prompts.json")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def long_shot(tmp_path_factory) -> Path:
+    """32 frames with keyframes on the first and the 17th: a job long enough to cancel midway."""
+    directory = tmp_path_factory.mktemp("long_shot")
+    shot = generate_shot(12, num_frames=32, height=HEIGHT, width=WIDTH, num_objects=2)
+    write_shot(shot, directory, "plate", first_frame=FIRST_FRAME)
+    prompts = artist_prompts(shot, [0, 16], first_frame=FIRST_FRAME)
+    save_prompts(prompt_set_from_synthetic(prompts), directory / "prompts.json")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def plate_pattern(shot_dir) -> str:
+    return str(shot_dir / "plate.####.exr")
+
+
+@pytest.fixture(scope="session")
+def keyframe_prompts(shot_dir) -> dict[str, dict[int, dict]]:
+    """instance name -> keyframe -> {"positive_clicks", "negative_clicks", "boxes"} from prompts.json."""
+    document = json.loads((shot_dir / "prompts.json").read_text())
+    result: dict[str, dict[int, dict]] = {}
+    for instance in document["instances"]:
+        frames = {}
+        for keyframe in instance["keyframes"]:
+            frames[int(keyframe["frame"])] = {key: keyframe.get(key, []) for key in
+                                              ("positive_clicks", "negative_clicks", "boxes")}
+        result[instance["name"]] = frames
+    return result
+
+
+@pytest.fixture
+def start_server(plate_pattern, tiny_weights, tmp_path):
+    """Factory: start_server(*extra_cli_args, wait=True) -> a listening ServerProcess, stopped in teardown."""
+    started: list[ServerProcess] = []
+
+    def start(*extra: str, wait: bool = True, plate: str | None = None) -> ServerProcess:
+        arguments = ["--plate", plate or plate_pattern, "--weights", tiny_weights, "--threads", "1",
+                     "--idle-timeout", "300", *extra]
+        server = ServerProcess(arguments, tmp_path / f"server{len(started)}.stderr")
+        started.append(server)
+        if wait:
+            server.wait_listening()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def server(plate_pattern, tiny_weights, tmp_path_factory):
+    """One listening server shared by a module's tests (start-up costs seconds)."""
+    directory = tmp_path_factory.mktemp("server")
+    process = ServerProcess(["--plate", plate_pattern, "--weights", tiny_weights, "--threads", "1",
+                             "--idle-timeout", "600"], directory / "server.stderr")
+    try:
+        process.wait_listening()
+        yield process
+    finally:
+        process.stop()

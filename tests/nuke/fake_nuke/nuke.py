@@ -1,0 +1,787 @@
+"""A stand-in for Nuke's `nuke` module: the calls nuke_bridge makes, with Nuke's behaviour.
+
+Nuke cannot be installed here, so this fakes it closely enough that the bridge's logic is really
+exercised: nodes hold knobs and connect through `setInput`/`input`; array knobs animate per channel
+(`setAnimated` keys the current frame like Nuke's "Set key", `setValueAt` only keys an animated
+channel, `getValueAt` interpolates between keys, `isKeyAt`, `animations()`/`keys()`); unknown node
+classes raise RuntimeError like Nuke's "unknown command"; menus, ProgressTask and messages are
+recorded.
+
+Threads: Nuke allows node work on the main thread only. Every Node/Knob method call is recorded
+with the thread that made it (`TOUCHES`). `executeInMainThread` does what Nuke does: called on the
+main thread it runs at once; called from another thread it queues the call for the main thread,
+which runs it in `process_events()` (the test's stand-in for Nuke's event loop).
+`executeInMainThreadWithResult` blocks the calling thread until the main thread has run it.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import re
+import threading
+import time
+
+GUI = True
+NUKE_VERSION_MAJOR = 15
+NUKE_VERSION_MINOR = 1
+env = {"NukeVersionMajor": NUKE_VERSION_MAJOR, "gui": True}
+
+# ---- recorded state -------------------------------------------------------------------------------
+TOUCHES = []            # (thread name, is main thread, "Class.method")
+EXECUTE_CALLS = []      # (caller thread name, function name, ran inline)
+MENU_CALLS = []         # names passed to nuke.menu / nuke.toolbar
+MESSAGES = []
+WARNINGS = []
+PROGRESS_TASKS = []
+INPUT_ANSWERS = collections.deque()
+FILENAME_ANSWERS = collections.deque()
+UNAVAILABLE_CLASSES = set()   # e.g. {"Shuffle2"} to play an older Nuke
+_MAIN_QUEUE = collections.deque()
+_MENUS = {}
+_NODES = []
+_CONTEXT = threading.local()
+_STATE = {"frame": 1}
+
+
+def reset():
+    """A fresh session: no nodes, menus, messages or queued calls."""
+    for container in (TOUCHES, EXECUTE_CALLS, MENU_CALLS, MESSAGES, WARNINGS, PROGRESS_TASKS, INPUT_ANSWERS,
+                      FILENAME_ANSWERS, _MAIN_QUEUE, _NODES):
+        container.clear()
+    UNAVAILABLE_CLASSES.clear()
+    _MENUS.clear()
+    _STATE["frame"] = 1
+    global _ROOT
+    _ROOT = _make_root()
+    TOUCHES.clear()  # setting up the root is the session's, not the code under test's
+
+
+def _main():
+    return threading.current_thread() is threading.main_thread()
+
+
+def _recording(function, owner):
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        TOUCHES.append((threading.current_thread().name, _main(), "%s.%s" % (owner, function.__name__)))
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
+# ---- formats --------------------------------------------------------------------------------------
+class Format(object):
+    def __init__(self, width, height, pixel_aspect=1.0, name=""):
+        self._width, self._height, self._pixel_aspect, self._name = int(width), int(height), float(pixel_aspect), name
+
+    def width(self):
+        return self._width
+
+    def height(self):
+        return self._height
+
+    def pixelAspect(self):
+        return self._pixel_aspect
+
+    def name(self):
+        return self._name
+
+    def __repr__(self):
+        return "Format(%d, %d, %g, %r)" % (self._width, self._height, self._pixel_aspect, self._name)
+
+
+# ---- animation ------------------------------------------------------------------------------------
+class AnimationKey(object):
+    def __init__(self, x, y):
+        self.x, self.y = float(x), float(y)
+
+
+class AnimationCurve(object):
+    def __init__(self, knob, index):
+        self._knob, self._index = knob, index
+        self._keys = {}  # frame -> value
+
+    def keys(self):
+        return [AnimationKey(x, y) for x, y in sorted(self._keys.items())]
+
+    def setKey(self, t, y):
+        self._keys[float(t)] = float(y)
+
+    def evaluate(self, t):
+        keys = sorted(self._keys.items())
+        if not keys:
+            return 0.0
+        t = float(t)
+        if t <= keys[0][0]:
+            return keys[0][1]
+        if t >= keys[-1][0]:
+            return keys[-1][1]
+        for (x0, y0), (x1, y1) in zip(keys, keys[1:]):
+            if x0 <= t <= x1:
+                return y0 + (y1 - y0) * (t - x0) / (x1 - x0)
+        raise AssertionError("unreachable")
+
+
+# ---- knobs ----------------------------------------------------------------------------------------
+class Knob(object):
+    def __init__(self, name, label=None, *args):
+        self._name = name
+        self._label = label if label is not None else name
+        self._value = self._default()
+        self._visible = True
+        self._tooltip = ""
+        self._node = None
+
+    def _default(self):
+        return ""
+
+    def Class(self):
+        return type(self).__name__
+
+    def name(self):
+        return self._name
+
+    def label(self):
+        return self._label
+
+    def node(self):
+        return self._node
+
+    def value(self):
+        return self._value
+
+    def getValue(self):
+        return self._value
+
+    def setValue(self, value):
+        self._value = value
+        return True
+
+    def setVisible(self, visible):
+        self._visible = bool(visible)
+
+    def visible(self):
+        return self._visible
+
+    def setTooltip(self, text):
+        self._tooltip = text
+
+    def tooltip(self):
+        return self._tooltip
+
+    def setFlag(self, flag):
+        pass
+
+    def isAnimated(self, index=-1):
+        return False
+
+
+class String_Knob(Knob):
+    def setValue(self, value):
+        self._value = "" if value is None else str(value)
+        return True
+
+
+class File_Knob(String_Knob):
+    pass
+
+
+class Multiline_Eval_String_Knob(String_Knob):
+    pass
+
+
+class Text_Knob(Knob):
+    pass
+
+
+class Tab_Knob(Knob):
+    pass
+
+
+class Channel_Knob(String_Knob):
+    pass
+
+
+class Boolean_Knob(Knob):
+    def _default(self):
+        return False
+
+    def setValue(self, value):
+        self._value = bool(value)
+        return True
+
+
+class Enumeration_Knob(Knob):
+    def __init__(self, name, label=None, values=()):
+        super(Enumeration_Knob, self).__init__(name, label)
+        self._values = list(values)
+        self._value = self._values[0] if self._values else ""
+
+    def values(self):
+        return list(self._values)
+
+    def setValue(self, value):
+        if isinstance(value, int):
+            value = self._values[value]
+        if value not in self._values:
+            raise ValueError("%s: no such item %r" % (self._name, value))
+        self._value = value
+        return True
+
+
+class PyScript_Knob(Knob):
+    def __init__(self, name, label=None, command=""):
+        super(PyScript_Knob, self).__init__(name, label)
+        self._command = command
+
+    def command(self):
+        return self._command
+
+    def execute(self):
+        if self._command:
+            _with_this(self._node, self, lambda: exec(self._command, {"nuke": _module()}))
+
+
+class Format_Knob(Knob):
+    def _default(self):
+        return Format(2048, 1556, 1.0, "2K_Super_35(full-ap)")
+
+    def setValue(self, value):
+        if not isinstance(value, Format):
+            raise TypeError("Format_Knob takes a Format in this fake")
+        self._value = value
+        return True
+
+
+class Array_Knob(Knob):
+    """Per-channel values; a channel is static or animated (a curve of keys)."""
+
+    SIZE = 1
+
+    def __init__(self, name, label=None, *args):
+        super(Array_Knob, self).__init__(name, label)
+        self._values = [0.0] * self.SIZE
+        self._curves = [None] * self.SIZE
+
+    def _channels(self, index):
+        return range(self.SIZE) if index is None or index < 0 else [index]
+
+    def arraySize(self):
+        return self.SIZE
+
+    def value(self, index=None):
+        now = _STATE["frame"]
+        if index is None:
+            values = [self.getValueAt(now, i) for i in range(self.SIZE)]
+            return values if self.SIZE > 1 else values[0]
+        return self.getValueAt(now, index)
+
+    def getValue(self, index=0):
+        return self.getValueAt(_STATE["frame"], index)
+
+    def array(self):
+        return [self.getValue(i) for i in range(self.SIZE)]
+
+    def getValueAt(self, time, index=0):
+        curve = self._curves[index]
+        return curve.evaluate(time) if curve is not None else self._values[index]
+
+    def setValue(self, value, index=-1):
+        values = list(value) if isinstance(value, (list, tuple)) else None
+        for i in self._channels(index):
+            v = float(values[i] if values is not None else value)
+            if self._curves[i] is not None:  # Nuke: setting an animated knob keys the current frame
+                self._curves[i].setKey(_STATE["frame"], v)
+            else:
+                self._values[i] = v
+        return True
+
+    def setValueAt(self, value, time, index=-1):
+        """Keys an animated channel; on a static channel Nuke just sets the value, no key."""
+        for i in self._channels(index):
+            if self._curves[i] is not None:
+                self._curves[i].setKey(time, value)
+            else:
+                self._values[i] = float(value)
+        return True
+
+    def setAnimated(self, index=-1):
+        """Like Nuke's Set key: the channel becomes animated with a key at the current frame."""
+        for i in self._channels(index):
+            if self._curves[i] is None:
+                curve = AnimationCurve(self, i)
+                curve.setKey(_STATE["frame"], self._values[i])
+                self._curves[i] = curve
+        return True
+
+    def isAnimated(self, index=-1):
+        return any(self._curves[i] is not None for i in self._channels(index))
+
+    def hasAnimation(self):
+        return self.isAnimated()
+
+    def clearAnimated(self, index=-1):
+        for i in self._channels(index):
+            if self._curves[i] is not None:
+                self._values[i] = self._curves[i].evaluate(_STATE["frame"])
+                self._curves[i] = None
+        return True
+
+    def animation(self, index):
+        return self._curves[index]
+
+    def animations(self):
+        return [curve for curve in self._curves if curve is not None]
+
+    def isKeyAt(self, time, index=-1):
+        return any(self._curves[i] is not None and float(time) in self._curves[i]._keys for i in self._channels(index))
+
+    def removeKeyAt(self, time, index=-1):
+        for i in self._channels(index):
+            if self._curves[i] is not None:
+                self._curves[i]._keys.pop(float(time), None)
+        return True
+
+    def getKeyList(self):
+        return sorted({x for curve in self.animations() for x in curve._keys})
+
+
+class Int_Knob(Array_Knob):
+    def value(self, index=None):
+        return int(super(Int_Knob, self).value(0))
+
+    def getValue(self, index=0):
+        return int(super(Int_Knob, self).getValue(index))
+
+
+class Double_Knob(Array_Knob):
+    pass
+
+
+class XY_Knob(Array_Knob):
+    SIZE = 2
+
+
+class BBox_Knob(Array_Knob):
+    SIZE = 4  # x, y, r, t
+
+
+class Shuffle2Mappings_Knob(Knob):
+    """Shuffle2's `mappings`: a list of (input index, source channel, destination channel)."""
+
+    def _default(self):
+        return []
+
+    def setValue(self, value):
+        self._value = [(int(i), str(src), str(dst)) for i, src, dst in value]
+        return True
+
+
+_KNOB_CLASSES = [Knob, String_Knob, File_Knob, Multiline_Eval_String_Knob, Text_Knob, Tab_Knob, Channel_Knob,
+                 Boolean_Knob, Enumeration_Knob, PyScript_Knob, Format_Knob, Array_Knob, Int_Knob, Double_Knob,
+                 XY_Knob, BBox_Knob, Shuffle2Mappings_Knob]
+
+
+# ---- nodes ----------------------------------------------------------------------------------------
+def _standard_knobs():
+    return [String_Knob("name"), String_Knob("label"), Int_Knob("xpos"), Int_Knob("ypos"),
+            Boolean_Knob("selected"), Boolean_Knob("disable")]
+
+
+_CLASS_KNOBS = {
+    "Read": lambda: [File_Knob("file"), File_Knob("proxy"), Int_Knob("first"), Int_Knob("last"),
+                     Int_Knob("origfirst"), Int_Knob("origlast"), Format_Knob("format"), Format_Knob("proxy_format"),
+                     String_Knob("frame"), Enumeration_Knob("frame_mode", "frame mode", ["expression", "start at", "offset"]),
+                     Enumeration_Knob("on_error", "missing frames", ["error", "black", "checkerboard", "nearest frame"]),
+                     PyScript_Knob("reload", "Reload"), String_Knob("colorspace")],
+    "Write": lambda: [File_Knob("file")],
+    "NoOp": lambda: [],
+    "Dot": lambda: [],
+    "Grade": lambda: [Double_Knob("multiply")],
+    "Transform": lambda: [XY_Knob("translate")],
+    "Shuffle2": lambda: [Channel_Knob("in1"), Channel_Knob("in2"), Channel_Knob("out1"), Channel_Knob("out2"),
+                         Shuffle2Mappings_Knob("mappings")],
+    "Shuffle": lambda: [Channel_Knob("in"), Channel_Knob("in2"), Channel_Knob("out"), Channel_Knob("out2"),
+                        Channel_Knob("red"), Channel_Knob("green"), Channel_Knob("blue"), Channel_Knob("alpha")],
+    "Cryptomatte": lambda: [String_Knob("cryptoLayer"), String_Knob("matteList"), Boolean_Knob("cryptoLayerLock"),
+                            String_Knob("expression")],
+    "Root": lambda: [Int_Knob("first_frame"), Int_Knob("last_frame"), Format_Knob("format"), Boolean_Knob("proxy"),
+                     Enumeration_Knob("proxy_type", "proxy mode", ["format", "scale"]), Double_Knob("proxy_scale"),
+                     Format_Knob("proxy_format")],
+}
+
+
+class Node(object):
+    def __init__(self, node_class):
+        self._class = node_class
+        self._knobs = collections.OrderedDict()
+        self._inputs = {}
+        for knob in _standard_knobs() + _CLASS_KNOBS[node_class]():
+            self._attach(knob)
+
+    def _attach(self, knob):
+        if knob._name in self._knobs:
+            raise ValueError("%s already has a knob %s" % (self._knobs["name"].value(), knob._name))
+        knob._node = self
+        self._knobs[knob._name] = knob
+
+    def Class(self):
+        return self._class
+
+    def name(self):
+        return self._knobs["name"].value()
+
+    def fullName(self):
+        return self.name()
+
+    def setName(self, name, uncollide=True):
+        taken = {node.name() for node in _NODES if node is not self}
+        if name in taken:
+            if not uncollide:
+                raise ValueError("name %s is taken" % name)
+            base, number = re.match(r"^(.*?)(\d*)$", name).groups()
+            number = int(number or 1)
+            while "%s%d" % (base, number) in taken:
+                number += 1
+            name = "%s%d" % (base, number)
+        self._knobs["name"].setValue(name)
+
+    def knob(self, name):
+        return self._knobs.get(name)
+
+    def __getitem__(self, name):
+        if name not in self._knobs:
+            raise NameError("knob %s does not exist" % name)
+        return self._knobs[name]
+
+    def knobs(self):
+        return dict(self._knobs)
+
+    def addKnob(self, knob):
+        self._attach(knob)
+        return True
+
+    def removeKnob(self, knob):
+        if self._knobs.get(knob._name) is not knob:
+            raise ValueError("%s is not a knob of %s" % (knob._name, self.name()))
+        del self._knobs[knob._name]
+        knob._node = None
+
+    def setInput(self, index, node):
+        if node is None:
+            self._inputs.pop(index, None)
+        else:
+            self._inputs[index] = node
+        return True
+
+    def input(self, index):
+        return self._inputs.get(index)
+
+    def inputs(self):
+        return max(self._inputs) + 1 if self._inputs else 0
+
+    def dependent(self):
+        return [node for node in _NODES if self in node._inputs.values()]
+
+    def setXYpos(self, x, y):
+        self._knobs["xpos"].setValue(x)
+        self._knobs["ypos"].setValue(y)
+
+    def xpos(self):
+        return self._knobs["xpos"].value()
+
+    def ypos(self):
+        return self._knobs["ypos"].value()
+
+    def setSelected(self, selected):
+        self._knobs["selected"].setValue(selected)
+
+    def isSelected(self):
+        return self._knobs["selected"].value()
+
+    def __repr__(self):
+        return "<Node %s %s>" % (self._class, self._knobs["name"].value())
+
+
+for _cls in _KNOB_CLASSES + [Node]:
+    for _attr, _function in list(vars(_cls).items()):
+        if callable(_function) and (not _attr.startswith("_") or _attr == "__getitem__"):
+            setattr(_cls, _attr, _recording(_function, _cls.__name__))
+
+
+def _new_node(node_class, knobs=None):
+    TOUCHES.append((threading.current_thread().name, _main(), "create %s" % node_class))
+    if node_class not in _CLASS_KNOBS or node_class in UNAVAILABLE_CLASSES or node_class == "Root":
+        raise RuntimeError("%s: unknown command" % node_class)
+    node = Node(node_class)
+    _NODES.append(node)
+    node.setName(node_class + "1")
+    for name, value in (knobs or {}).items():
+        if name == "inputs":
+            for index, upstream in enumerate(value):
+                node.setInput(index, upstream)
+        elif name == "name":
+            node.setName(value)
+        else:
+            node[name].setValue(value)
+    return node
+
+
+class _Nodes(object):
+    """`nuke.nodes.Read(file=...)`: create without touching the selection or connecting."""
+
+    def __getattr__(self, node_class):
+        if node_class.startswith("_"):
+            raise AttributeError(node_class)
+        return lambda **knobs: _new_node(node_class, knobs)
+
+
+nodes = _Nodes()
+
+
+def createNode(node_class, knobs="", inpanel=True):
+    """Like Nuke: the new node is connected below the selected node, and becomes the selection."""
+    upstream = selectedNode() if any(node.isSelected() for node in _NODES) else None
+    node = _new_node(node_class)
+    if upstream is not None:
+        node.setInput(0, upstream)
+    for other in _NODES:
+        other.setSelected(other is node)
+    return node
+
+
+def allNodes(filter=None):
+    return [node for node in _NODES if filter is None or node.Class() == filter]
+
+
+def toNode(name):
+    TOUCHES.append((threading.current_thread().name, _main(), "toNode"))
+    for node in _NODES:
+        if node.name() == name:
+            return node
+    return None
+
+
+def delete(node):
+    _NODES.remove(node)
+    for other in _NODES:
+        for index, upstream in list(other._inputs.items()):
+            if upstream is node:
+                del other._inputs[index]
+
+
+def selectedNode():
+    for node in reversed(_NODES):
+        if node.isSelected():
+            return node
+    raise ValueError("no node selected")
+
+
+def selectedNodes():
+    return [node for node in _NODES if node.isSelected()]
+
+
+def _make_root():
+    root = Node("Root")
+    root["first_frame"].setValue(1)
+    root["last_frame"].setValue(100)
+    return root
+
+
+_ROOT = _make_root()
+
+
+def root():
+    return _ROOT
+
+
+def frame(number=None):
+    if number is not None:
+        _STATE["frame"] = int(number)
+    return _STATE["frame"]
+
+
+def thisNode():
+    return getattr(_CONTEXT, "node", None)
+
+
+def thisKnob():
+    return getattr(_CONTEXT, "knob", None)
+
+
+def _with_this(node, knob, function):
+    previous = (getattr(_CONTEXT, "node", None), getattr(_CONTEXT, "knob", None))
+    _CONTEXT.node, _CONTEXT.knob = node, knob
+    try:
+        return function()
+    finally:
+        _CONTEXT.node, _CONTEXT.knob = previous
+
+
+def _module():
+    import sys
+    return sys.modules[__name__]
+
+
+# ---- UI -------------------------------------------------------------------------------------------
+class MenuItem(object):
+    def __init__(self, name, command=None):
+        self._name, self._command = name, command
+        self._items = collections.OrderedDict()
+
+    def name(self):
+        return self._name
+
+    def addMenu(self, name, icon=None):
+        return self._items.setdefault(name, MenuItem(name))
+
+    def addCommand(self, name, command=None, shortcut=None, icon=None, tooltip=None, index=-1):
+        item = MenuItem(name, command)
+        self._items[name] = item
+        return item
+
+    def findItem(self, name):
+        parts = name.split("/", 1)
+        item = self._items.get(parts[0])
+        return item.findItem(parts[1]) if item is not None and len(parts) > 1 else item
+
+    def items(self):
+        return list(self._items.values())
+
+    def invoke(self):
+        if callable(self._command):
+            return self._command()
+        return exec(self._command, {"nuke": _module()})
+
+
+def menu(name):
+    MENU_CALLS.append(name)
+    return _MENUS.setdefault(name, MenuItem(name))
+
+
+def toolbar(name):
+    return menu(name)
+
+
+def message(text):
+    MESSAGES.append(text)
+
+
+def warning(text):
+    WARNINGS.append(text)
+
+
+def tprint(*values):
+    pass
+
+
+def getInput(prompt, default=""):
+    return INPUT_ANSWERS.popleft() if INPUT_ANSWERS else default
+
+
+def getFilename(message, pattern=None, default=None, favorites=None, type=None, multiple=False):
+    return FILENAME_ANSWERS.popleft() if FILENAME_ANSWERS else None
+
+
+def pluginAddPath(path, addToSysPath=True):
+    pass
+
+
+class ProgressTask(object):
+    """Records what the bar showed; `cancel()` plays the artist pressing Cancel."""
+
+    def __init__(self, name):
+        self.name = name
+        self.progress = []
+        self.messages = []
+        self.cancel_requested = False
+        self.thread_name = threading.current_thread().name
+        PROGRESS_TASKS.append(self)
+
+    def setProgress(self, value):
+        if not isinstance(value, int):
+            raise TypeError("setProgress takes an int")
+        self.progress.append(value)
+
+    def setMessage(self, text):
+        self.messages.append(text)
+
+    def isCancelled(self):
+        return self.cancel_requested
+
+    def cancel(self):
+        self.cancel_requested = True
+
+
+# ---- threads --------------------------------------------------------------------------------------
+class _Call(object):
+    def __init__(self, function, args, kwargs):
+        self.function, self.args, self.kwargs = function, tuple(args), dict(kwargs or {})
+        self.done = threading.Event()
+        self.result = None
+        self.error = None
+
+    def run(self):
+        try:
+            self.result = self.function(*self.args, **self.kwargs)
+        except BaseException as error:  # handed to the waiting thread, as Nuke re-raises it
+            self.error = error
+        finally:
+            self.done.set()
+
+
+def executeInMainThread(function, args=(), kwargs=None):
+    if not isinstance(args, tuple):
+        args = (args,)  # Nuke accepts a bare argument here
+    inline = _main()
+    EXECUTE_CALLS.append((threading.current_thread().name, getattr(function, "__name__", repr(function)), inline))
+    call = _Call(function, args, kwargs)
+    if inline:
+        call.run()
+        if call.error is not None:
+            raise call.error
+    else:
+        _MAIN_QUEUE.append(call)
+
+
+def executeInMainThreadWithResult(function, args=(), kwargs=None):
+    if not isinstance(args, tuple):
+        args = (args,)
+    inline = _main()
+    EXECUTE_CALLS.append((threading.current_thread().name, getattr(function, "__name__", repr(function)), inline))
+    call = _Call(function, args, kwargs)
+    if inline:
+        call.run()
+    else:
+        _MAIN_QUEUE.append(call)
+        call.done.wait()
+    if call.error is not None:
+        raise call.error
+    return call.result
+
+
+def process_events():
+    """Run the calls queued for the main thread (Nuke's event loop does this between redraws)."""
+    if not _main():
+        raise RuntimeError("process_events runs on the main thread")
+    ran = 0
+    while _MAIN_QUEUE:
+        call = _MAIN_QUEUE.popleft()
+        call.run()
+        ran += 1
+        if call.error is not None:
+            raise call.error
+    return ran
+
+
+def run_until(predicate, timeout=300.0, interval=0.05):
+    """Process events until `predicate()` is true; False on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        process_events()
+        if predicate():
+            process_events()
+            return True
+        time.sleep(interval)
+    return False

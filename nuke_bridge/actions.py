@@ -66,7 +66,11 @@ def import_prompts(node, path: Optional[str] = None) -> Optional[str]:
 
 
 def run_locally(node) -> Optional[BackgroundRun]:
-    """Export the prompts and start `rmpsam-matte run` in the background."""
+    """Export the prompts and start `rmpsam-matte run` in the background (one run per node: a
+    second would write the same files)."""
+    running = RUNS.get(node.name())
+    if running is not None and not running.finished.is_set():
+        return _tell(ValueError("%s is already running; cancel it from its progress bar first" % node.name()))
     try:
         plate = plate_for_node(node)
         document = export_document(node, plate.space, plate.plate_block())

@@ -74,8 +74,16 @@ def load_result(output_pattern: str, first_frame: int, last_frame: int, instance
     return LoadedResult(read, shuffles, layers, crypto, warnings)
 
 
+def _ensure_layer(layer: str) -> None:
+    """Register `<layer>.alpha` with Nuke if no Read has shown it yet: a Read learns a file's layers
+    only when it opens it, and a Shuffle cannot be pointed at a layer Nuke does not know."""
+    if layer not in nuke.layers():
+        nuke.Layer(layer, [layer + ".alpha"])
+
+
 def _shuffle(layer: str):
     source = layer + ".alpha"
+    _ensure_layer(layer)
     try:
         shuffle = nuke.nodes.Shuffle2()
     except RuntimeError:  # before Nuke 12.1

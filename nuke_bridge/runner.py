@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from typing import Callable, List, NamedTuple, Optional, Sequence
 
 import nuke
@@ -111,10 +112,10 @@ class BackgroundRun:
                     break
                 if not cancelled and task.isCancelled():
                     cancelled = True
-                    cancel_deadline = _monotonic() + CANCEL_GRACE_S
+                    cancel_deadline = time.monotonic() + CANCEL_GRACE_S
                     task.setMessage("cancelling (the frame in hand is finished first)")
                     _interrupt(process)
-                elif cancelled and _monotonic() > cancel_deadline and process.poll() is None:
+                elif cancelled and time.monotonic() > cancel_deadline and process.poll() is None:
                     process.kill()
                 readers[0].join(POLL_S)
             for reader in readers:
@@ -146,8 +147,3 @@ def _interrupt(process: subprocess.Popen) -> None:
         process.send_signal(signal.CTRL_BREAK_EVENT)
     else:
         process.send_signal(signal.SIGINT)
-
-
-def _monotonic() -> float:
-    import time
-    return time.monotonic()

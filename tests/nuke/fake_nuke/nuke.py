@@ -38,6 +38,9 @@ INPUT_ANSWERS = collections.deque()
 FILENAME_ANSWERS = collections.deque()
 UNAVAILABLE_CLASSES = set()   # e.g. {"Shuffle2"} to play an older Nuke
 _MAIN_QUEUE = collections.deque()
+_BUILTIN_LAYERS = {"rgba": ["rgba.red", "rgba.green", "rgba.blue", "rgba.alpha"], "rgb": ["rgb.red", "rgb.green", "rgb.blue"],
+                   "alpha": ["rgba.alpha"], "depth": ["depth.Z"]}
+_LAYERS = dict(_BUILTIN_LAYERS)
 _MENUS = {}
 _NODES = []
 _CONTEXT = threading.local()
@@ -50,6 +53,8 @@ def reset():
                       FILENAME_ANSWERS, _MAIN_QUEUE, _NODES):
         container.clear()
     UNAVAILABLE_CLASSES.clear()
+    _LAYERS.clear()
+    _LAYERS.update(_BUILTIN_LAYERS)
     _MENUS.clear()
     _STATE["frame"] = 1
     global _ROOT
@@ -200,7 +205,16 @@ class Tab_Knob(Knob):
 
 
 class Channel_Knob(String_Knob):
-    pass
+    """A layer (or channel) picker: like Nuke, it only takes layers Nuke knows (`nuke.Layer`)."""
+
+    def _default(self):
+        return "none"
+
+    def setValue(self, value):
+        if value != "none" and value.split(".")[0] not in _LAYERS:
+            raise ValueError("%s: unknown layer %r" % (self._name, value))
+        self._value = value
+        return True
 
 
 class Boolean_Knob(Knob):
@@ -368,13 +382,20 @@ class BBox_Knob(Array_Knob):
 
 
 class Shuffle2Mappings_Knob(Knob):
-    """Shuffle2's `mappings`: a list of (input index, source channel, destination channel)."""
+    """Shuffle2's `mappings`: a list of (input index, source channel, destination channel), each a
+    channel of a layer Nuke knows."""
 
     def _default(self):
         return []
 
     def setValue(self, value):
-        self._value = [(int(i), str(src), str(dst)) for i, src, dst in value]
+        mappings = [(int(i), str(src), str(dst)) for i, src, dst in value]
+        for _, source, destination in mappings:
+            for channel in (source, destination):
+                layer = channel.split(".")[0]
+                if channel not in _LAYERS.get(layer, ()):
+                    raise ValueError("mappings: unknown channel %r" % channel)
+        self._value = mappings
         return True
 
 
@@ -653,6 +674,18 @@ class MenuItem(object):
         if callable(self._command):
             return self._command()
         return exec(self._command, {"nuke": _module()})
+
+
+def layers(node=None):
+    return sorted(_LAYERS)
+
+
+def Layer(name, channels):
+    """Registers a layer, as `nuke.Layer(name, channels)` does for one Nuke does not know yet."""
+    TOUCHES.append((threading.current_thread().name, _main(), "Layer"))
+    if name not in _LAYERS:
+        _LAYERS[name] = list(channels)
+    return name
 
 
 def menu(name):

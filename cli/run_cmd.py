@@ -24,8 +24,12 @@ from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER, TRACKERS
 
 @click.command("run")
 @click.argument("plate")
-@click.option("--prompts", "prompts_path", required=True, type=click.Path(path_type=Path),
+@click.option("--prompts", "prompts_path", type=click.Path(path_type=Path),
               help="Prompt file (JSON, see `rmpsam-matte prompts validate`).")
+@click.option("--auto", is_flag=True, help="No prompts: find every instance of --classes and track it (layers <class>_<n>).")
+@click.option("--classes", help="With --auto: comma-separated class names from the weights' vocabulary.")
+@click.option("--min-score", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="With --auto: least detection confidence.")
 @click.option("--output", "-o", required=True, help="Output pattern, e.g. mattes/shot.####.exr.")
 @click.option("--frames", callback=frame_range, help="Frames of the shot to use, FIRST-LAST (default: all).")
 @click.option("--segment", callback=frame_range, help="Write only FIRST-LAST (a farm work unit; see `prompts validate`).")
@@ -47,26 +51,40 @@ from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER, TRACKERS
 @click.option("--dry-run", is_flag=True, help="Check everything and print the plan; compute nothing.")
 @click.option("--progress", type=click.Choice(["bar", "json", "none"]), default="bar", show_default=True,
               help="A bar for people, JSON lines on stdout for machines.")
-def run(plate, prompts_path, output, frames, segment, instances, size, device, threads, layer, colour_space,
+def run(plate, prompts_path, auto, classes, min_score, output, frames, segment, instances, size, device, threads, layer, colour_space,
         cryptomatte, passthrough, weights, tracker, blend, refine_edges, temporal, dry_run, progress) -> None:
     """Matte every prompted instance of PLATE (a sequence pattern: shot.####.exr, shot.%04d.exr...)."""
+    if auto == (prompts_path is not None):
+        raise click.UsageError("give either --prompts FILE or --auto --classes NAMES")
+    if auto and not classes:
+        raise click.UsageError("--auto needs --classes (e.g. --classes car,person)")
     settings = RunSettings(
         plate=plate, prompts=prompts_path, output=output, frames=frames, segment=segment,
         instances=tuple(name.strip() for name in instances.split(",")) if instances else None,
         size=size, device=device, threads=threads, layer=layer, colour_space=colour_space,
         cryptomatte=cryptomatte, passthrough=passthrough, weights=weights, tracker=tracker, blend=blend,
-        refine_edges=refine_edges, temporal=temporal,
+        refine_edges=refine_edges, temporal=temporal, min_score=min_score,
+        auto_classes=tuple(name.strip() for name in classes.split(",")) if auto else None,
     )
     reporter = ProgressReporter(progress)
     try:
         plan = plan_job(settings)
-        if dry_run:
+        if dry_run and not auto:
             _print_plan(plan.summary(), progress)
             return
         from rmpsam_plugin.job.runner import JobRunner
         from rmpsam_plugin.job.weights import load_job_weights
 
-        JobRunner(plan, load_job_weights(weights), reporter).run()
+        loaded = load_job_weights(weights)
+        if auto:
+            from rmpsam_plugin.job.auto import check_classes, plan_with_found_instances
+
+            check_classes(plan, loaded)
+            if dry_run:  # instances are only known after detection, which is computing
+                _print_plan(plan.summary(), progress)
+                return
+            plan = plan_with_found_instances(plan, loaded, reporter)
+        JobRunner(plan, loaded, reporter).run()
     except (InputError, CheckpointError) as error:
         _fail(reporter, error, exit_codes.BAD_INPUT)
     except OutputError as error:
@@ -84,6 +102,8 @@ def _print_plan(summary: dict, progress: str) -> None:
     click.echo(f"plate     {summary['plate']}  {summary['resolution'][0]}x{summary['resolution'][1]}"
                f"  pixel aspect {summary['pixel_aspect']}")
     click.echo(f"frames    {summary['frames'][0]}-{summary['frames'][1]} ({summary['frame_count']} to write)")
+    if summary["auto_classes"]:
+        click.echo(f"instances found by --auto: every {', '.join(summary['auto_classes'])}")
     for name, keyframes in summary["keyframes"].items():
         click.echo(f"instance  {name}: keyframes {', '.join(map(str, keyframes))}")
     click.echo(f"segments  {', '.join(f'{a}-{b}' for a, b in summary['segments'])}")

@@ -49,6 +49,7 @@ class JobPlan:
             "keyframes": {track.name: list(track.keyframes) for track in self.prompts.instances},
             "segments": [[s.first_frame, s.last_frame] for s in self.prompts.segments(*self.shot_range)],
             "output": self.settings.output,
+            "auto_classes": list(self.settings.auto_classes or []),
         }
 
 
@@ -79,10 +80,23 @@ def _shot_range(settings: RunSettings, sequence: Sequence) -> tuple[int, int]:
     return first, last
 
 
-def _load_prompts(settings: RunSettings, header: PlateHeader, shot_range: tuple[int, int]) -> PromptSet:
+def plan_info_for(plan: JobPlan) -> PlateInfo:
+    return plate_info(plan.header, plan.shot_range)
+
+
+def plate_info(header: PlateHeader, shot_range: tuple[int, int]) -> PlateInfo:
+    """The plate as prompt files describe it: frame range, display-window size, pixel aspect."""
     display = header.display_window
-    plate = PlateInfo(first_frame=shot_range[0], last_frame=shot_range[1], width=display.width,
-                      height=display.height, pixel_aspect=header.pixel_aspect)
+    return PlateInfo(first_frame=shot_range[0], last_frame=shot_range[1], width=display.width,
+                     height=display.height, pixel_aspect=header.pixel_aspect)
+
+
+def _load_prompts(settings: RunSettings, header: PlateHeader, shot_range: tuple[int, int]) -> PromptSet:
+    plate = plate_info(header, shot_range)
+    if settings.prompts is None:
+        if not settings.auto_classes:
+            raise PromptsInputError("no prompts: give --prompts FILE, or --auto with --classes")
+        return PromptSet([], plate)  # prompt-free mode: instances are found by `job.auto`
     try:
         prompts = load_prompts(settings.prompts, plate)
         if settings.instances:

@@ -1,7 +1,8 @@
 """Progress for people (a bar on stderr) and for machines (one JSON object per line on stdout).
 
 Render-farm wranglers parse the JSON lines; the event names and fields are part of the
-interface (README "Progress events"): `start`, `propagate`, `frame`, `skip`, `done`, `error`.
+interface (README "Progress events"): `detect` (prompt-free mode only), `start`, `propagate`,
+`frame`, `skip`, `done`, `error`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,17 @@ class ProgressReporter:
         self.stream = stream or sys.stdout
         self._bar: tqdm | None = None
         self._started = time.monotonic()
+
+    def detected(self, frame: int, instances: int, total: int) -> None:
+        """Prompt-free mode: one frame searched for instances (before any matte is written)."""
+        self._emit({"event": "detect", "frame": frame, "instances": instances, "total": total})
+        if self.mode == "bar":
+            if self._bar is None:
+                self._bar = tqdm(total=total, unit="frame", desc="finding instances", file=sys.stderr, dynamic_ncols=True)
+            self._bar.update(1)
+            if self._bar.n >= total:
+                self._bar.close()
+                self._bar = None
 
     def start(self, total_frames: int, **details: object) -> None:
         self._emit({"event": "start", "frames": total_frames, **details})

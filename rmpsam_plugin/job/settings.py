@@ -9,7 +9,7 @@ from pathlib import Path
 @dataclass(frozen=True)
 class RunSettings:
     plate: str
-    prompts: Path
+    prompts: Path | None  # None only in prompt-free mode (auto_classes), until instances are found
     output: str
     frames: tuple[int, int] | None = None  # None: the whole sequence
     segment: tuple[int, int] | None = None  # only these frames (a farm work unit)
@@ -28,6 +28,8 @@ class RunSettings:
     temporal: bool = True
     compression: str = "zip"
     pixel_type: str = "half"
+    auto_classes: tuple[str, ...] | None = None  # prompt-free mode: find instances of these classes
+    min_score: float = 0.5  # prompt-free mode: least detection confidence
 
     def result_key(self) -> dict[str, object]:
         """The settings that change mattes (not where or how fast they are computed)."""

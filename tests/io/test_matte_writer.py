@@ -21,7 +21,7 @@ from rmpsam_plugin.cryptomatte import extract_matte, find_layers, name_to_id
 from rmpsam_plugin.errors import OutputError
 from rmpsam_plugin.image_reader import read_plate
 from rmpsam_plugin.matte_writer import MatteWriter, OutputFormat, Provenance, sanitise_layer_names
-from rmpsam_plugin.nuke_channels import nuke_channel_name
+from rmpsam_plugin.nuke_channels import OTHER_LAYER, assert_nuke_friendly, nuke_channel_name
 from rmpsam_plugin.plate_geometry import Window, reframe
 from rmpsam_plugin.sequences import find_sequence
 
@@ -232,8 +232,10 @@ def test_sanitised_names_avoid_the_passthrough_and_cryptomatte_layers(tmp_path):
     writer = MatteWriter(tmp_path / "m.####.exr", names, PROVENANCE, passthrough_layer="beauty",
                          cryptomatte_layer="CryptoObject")
     written = ExrFile(writer.write(1, {}, plate.display_window, plate))
+    assert_nuke_friendly(written.channel_names)  # nothing in Nuke's `other`, no two channels merged
     nuke_names = [nuke_channel_name(name) for name in written.channel_names]
     assert len(set(nuke_names)) == len(nuke_names), "two channels would merge in Nuke"
+    assert OTHER_LAYER not in {layer for layer, _ in nuke_names}
     assert writer.layer_names["beauty"] != "beauty"
     assert writer.layer_names["CryptoObject00"] != "CryptoObject00"
     assert {layer for layer, _ in nuke_names} == {"beauty", "CryptoObject00", "CryptoObject01", "car",

@@ -1,0 +1,85 @@
+"""Keyframe decoding semantics (several positives, negative clicks, mask prompts) on the shipped
+weights and a held-out synthetic frame, in network pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rmpsam_model.predictor import RMPSAMPredictor
+from rmpsam_model.shipped import SHIPPED_WEIGHTS, inference_size_from_metadata, load_weights_file, read_metadata
+from rmpsam_plugin.evaluation import HELD_OUT_SEED_BASE
+from rmpsam_plugin.metrics import region_similarity
+from rmpsam_plugin.propagation.keyframe_decode import NetworkPrompts, decode_keyframe
+from rmpsam_plugin.synthetic import generate_shot
+from rmpsam_plugin.synthetic.prompts_from_truth import box_from_matte, clicks_from_matte
+from rmpsam_plugin.training_data import linear_to_network_rgb
+
+FRAME = 7
+
+
+@pytest.fixture(scope="module")
+def scene():
+    """A predictor on the shipped weights with one cached held-out frame, and its true mattes."""
+    model, _ = load_weights_file(SHIPPED_WEIGHTS)
+    size = inference_size_from_metadata(read_metadata(SHIPPED_WEIGHTS))
+    side = size.short_side
+    shot = generate_shot(HELD_OUT_SEED_BASE + 60_001, 1, side, side, 3, background_clutter=0)
+    predictor = RMPSAMPredictor(model.eval(), size)
+    predictor.add_frame(FRAME, linear_to_network_rgb(shot.frames[0]))
+    truths = [m > 0.5 for m in shot.mattes[0] if (m > 0.5).sum() > 150]
+    assert len(truths) >= 2, "the test frame should show at least two clear objects"
+    return predictor, truths
+
+
+def _prompts(clicks=(), negatives=(), boxes=(), mask=None) -> NetworkPrompts:
+    return NetworkPrompts(np.array(clicks, np.float64).reshape(-1, 2), np.array(negatives, np.float64).reshape(-1, 2),
+                          np.array(boxes, np.float64).reshape(-1, 4), mask)
+
+
+def _matte(predictor, state) -> np.ndarray:
+    """The instance's matte at the network image size, as the job would upsample it."""
+    geometry = predictor.geometry(FRAME)
+    return (geometry.logits_to_original(state.logits[None])[0] > 0).numpy()
+
+
+def test_several_positive_prompts_select_their_union(scene):
+    predictor, truths = scene
+    first, second = (clicks_from_matte(t.astype(np.float32), 1)[0] for t in truths[:2])
+    alone = [decode_keyframe(predictor, FRAME, _prompts(clicks=[c])) for c in (first, second)]
+    both = decode_keyframe(predictor, FRAME, _prompts(clicks=[first, second]))
+    for single in alone:  # the union never loses what either prompt selected
+        assert torch.all(both.logits >= single.logits - 1e-5)
+    union_truth = truths[0] | truths[1]
+    singles = [region_similarity(_matte(predictor, state), union_truth) for state in alone]
+    assert region_similarity(_matte(predictor, both), union_truth) >= max(singles)
+
+
+def test_a_negative_click_removes_what_it_selects(scene):
+    predictor, truths = scene
+    target, other = truths[0], truths[1]
+    box = box_from_matte((target | other).astype(np.float32))  # a box around both objects
+    negative = clicks_from_matte(other.astype(np.float32), 1)[0]
+    without = decode_keyframe(predictor, FRAME, _prompts(boxes=[box]))
+    with_negative = decode_keyframe(predictor, FRAME, _prompts(boxes=[box], negatives=[negative]))
+    negative_claims = with_negative.prompt_logits[~with_negative.is_positive].amax(0) > 0
+    assert bool(negative_claims.any())
+    assert not bool((with_negative.logits[negative_claims] > 0).any())  # all background now
+    assert torch.all(with_negative.logits <= without.logits + 1e-5)
+    overlap = lambda state: (_matte(predictor, state) & other).sum()  # noqa: E731
+    assert overlap(with_negative) < overlap(without)
+
+
+def test_a_mask_prompt_is_taken_as_given(scene):
+    predictor, truths = scene
+    mask = truths[0].astype(np.float32)
+    state = decode_keyframe(predictor, FRAME, _prompts(mask=mask))
+    assert region_similarity(_matte(predictor, state), truths[0]) > 0.9
+    assert state.queries.shape[0] == 1 and bool(state.is_positive.all())  # its box carries it on
+
+
+def test_an_instance_needs_a_positive_prompt(scene):
+    predictor, truths = scene
+    with pytest.raises(ValueError, match=f"keyframe {FRAME}"):
+        decode_keyframe(predictor, FRAME, _prompts(negatives=[[10.0, 10.0]]))

@@ -12,6 +12,7 @@ _BENCHMARKS: list[tuple[str, str]] = [
     ("bench_network", "network"),
     ("bench_propagation", "propagation"),
     ("bench_io", "io"),
+    ("bench_serve", "serve"),
     ("bench_quality", "quality"),
 ]
 

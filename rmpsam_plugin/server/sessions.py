@@ -68,30 +68,36 @@ class PreviewSession:
             return [frame for frame in self.frames.sequence.present if self.predictor.has_frame(frame)]
 
     def decode(self, request: DecodeRequest) -> DecodedMatte:
-        """Decode the request's prompts on its frame. The frame must exist (`frames.has_frame`)."""
+        """Decode the request's prompts on its frame. The frame must exist (`frames.has_frame`).
+
+        Whether the features are cached is decided under the same hold of `model_lock` as the
+        decode itself: between two holds another client's frame may have pushed this one out of
+        the cache. A frame found missing is read outside the lock and the check is made again."""
         start = time.perf_counter()
         timings: dict[str, float] = {}
-        with self.model_lock:
-            cached = self.predictor.has_frame(request.frame)
-        if not cached:
-            image = self.frames.network_image(request.frame)
-            timings["read_plate"] = _ms_since(start)
-            with self.model_lock:
-                if not self.predictor.has_frame(request.frame):  # another client may have done it meanwhile
-                    features_start = time.perf_counter()
-                    self.predictor.add_frame(request.frame, image)
-                    timings["features"] = _ms_since(features_start)
         geometry = self.frames.geometry
         prompts = NetworkPrompts(
             positive_clicks=geometry.points_to_network(request.positive_clicks),
             negative_clicks=geometry.points_to_network(request.negative_clicks),
             boxes=geometry.boxes_to_network(request.boxes),
         )
-        decode_start = time.perf_counter()
-        with self.model_lock:
-            state = decode_keyframe(self.predictor, request.frame, prompts)
-            network_logits = self._network_geometry.logits_to_original(state.logits[None])[0]
-        timings["decode"] = _ms_since(decode_start)
+        image: np.ndarray | None = None
+        while True:
+            with self.model_lock:
+                cached = self.predictor.has_frame(request.frame)
+                if cached or image is not None:
+                    if not cached:
+                        features_start = time.perf_counter()
+                        self.predictor.add_frame(request.frame, image)
+                        timings["features"] = _ms_since(features_start)
+                    decode_start = time.perf_counter()
+                    state = decode_keyframe(self.predictor, request.frame, prompts)
+                    network_logits = self._network_geometry.logits_to_original(state.logits[None])[0]
+                    timings["decode"] = _ms_since(decode_start)
+                    break
+            read_start = time.perf_counter()  # not cached: read the plate without holding up other clients
+            image = self.frames.network_image(request.frame)
+            timings["read_plate"] = _ms_since(read_start)
         resize_start = time.perf_counter()
         frame_logits = geometry.matte_to_frame(network_logits.numpy().astype(np.float32))
         matte = (1.0 / (1.0 + np.exp(-np.clip(frame_logits, -30, 30)))).astype(np.float32)

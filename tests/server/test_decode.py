@@ -137,3 +137,30 @@ def test_concurrent_clients_each_get_their_own_answer(server, keyframe_prompts):
             alone = decode(server, frame, prompts)
             assert response.json()["frame"] == frame
             np.testing.assert_array_equal(matte_of(response), matte_of(alone), err_msg=f"frame {frame} {prompts}")
+
+
+def test_clients_on_more_frames_than_the_cache_holds_are_all_answered(start_server):
+    """With room for one frame's features, four clients on four frames keep evicting each other's
+    features between reading a frame and decoding on it: every click must still be answered."""
+    server = start_server("--cache-frames", "1")
+    frames = [FIRST_FRAME + index for index in range(4)]
+    reference = {frame: matte_of(decode(server, frame, {"positive_clicks": [[80, 48]]})) for frame in frames}
+    results: dict[int, list] = {frame: [] for frame in frames}
+    start = threading.Barrier(len(frames))
+
+    def client(frame: int) -> None:
+        start.wait(timeout=30)
+        for _ in range(3):
+            results[frame].append(decode(server, frame, {"positive_clicks": [[80, 48]]}))
+
+    threads = [threading.Thread(target=client, args=(frame,)) for frame in frames]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a client did not finish"
+    for frame, responses in results.items():
+        assert len(responses) == 3
+        for response in responses:
+            np.testing.assert_array_equal(matte_of(response), reference[frame], err_msg=f"frame {frame}")
+    assert len(server.request("GET", "/health").json()["cached_frames"]) == 1

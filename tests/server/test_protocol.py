@@ -210,3 +210,34 @@ def test_a_body_without_content_length_is_a_411(server):
     status, body = raw_headers_request(server, {"Content-Length": "ten"})
     assert status == 400 and "Content-Length" in body["message"] and "'ten'" in body["message"], body
     assert_still_serving(server)
+
+
+# ---- frames that exist but cannot be used ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def uneven_plate(tmp_path_factory, shot_dir):
+    """Frames 1001-1004: 1001-1002 the shot's own, 1003 another size, 1004 not an image at all."""
+    import shutil
+
+    from rmpsam_plugin.synthetic import generate_shot, write_shot
+
+    directory = tmp_path_factory.mktemp("uneven")
+    for frame in (FIRST_FRAME, FIRST_FRAME + 1):
+        shutil.copy(shot_dir / f"plate.{frame}.exr", directory / f"plate.{frame}.exr")
+    other = tmp_path_factory.mktemp("other_size")
+    write_shot(generate_shot(3, num_frames=1, height=64, width=128, num_objects=1), other, "plate",
+               first_frame=FIRST_FRAME + 2)
+    shutil.copy(other / f"plate.{FIRST_FRAME + 2}.exr", directory / f"plate.{FIRST_FRAME + 2}.exr")
+    (directory / f"plate.{FIRST_FRAME + 3}.exr").write_bytes(b"this is not an EXR file" * 10)
+    return directory
+
+
+def test_a_frame_of_another_size_or_unreadable_is_a_422_naming_it(start_server, uneven_plate):
+    server = start_server(plate=str(uneven_plate / "plate.####.exr"))
+    click = {"positive_clicks": [[10, 10]]}
+    error = assert_error(server.request("POST", "/decode", {"frame": FIRST_FRAME + 2, **click}), 422, "unprocessable",
+                         says=(f"frame {FIRST_FRAME + 2}", "128x64", f"{WIDTH}x{HEIGHT}"))
+    assert "plate." in error["message"]
+    error = assert_error(server.request("POST", "/decode", {"frame": FIRST_FRAME + 3, **click}), 422, "unprocessable",
+                         says=(f"plate.{FIRST_FRAME + 3}.exr",))
+    assert server.request("POST", "/decode", {"frame": FIRST_FRAME + 1, **click}).status == 200

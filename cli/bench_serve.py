@@ -44,7 +44,8 @@ def serve(weights: Path | None, plate_size: str, long_side: int, clicks: int, th
 def _print_table(result: ServeBenchmark) -> None:
     net_h, net_w = result.network_hw
     click.echo(f"Preview server on 127.0.0.1: {result.plate_wh[0]}x{result.plate_wh[1]} plate, network image "
-               f"{net_w}x{net_h}, weights: {result.weights}, CPU, {result.threads} threads; "
+               f"{net_w}x{net_h}, weights: {result.weights}, CPU, torch threads {result.server_threads} (server) / "
+               f"{result.threads} (in-process baseline); "
                f"server up in {result.server_start_s:.1f} s")
     click.echo(format_table(["step", "n", "median ms", "p90 ms", "what"], result.rows()))
     parts = ", ".join(f"{key} {value:.1f}" for key, value in result.warm_server_ms.items())

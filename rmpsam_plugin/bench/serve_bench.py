@@ -74,7 +74,8 @@ class ServeBenchmark:
     plate_wh: tuple[int, int]
     network_hw: tuple[int, int]
     weights: str
-    threads: int
+    threads: int  # torch threads of the in-process baseline
+    server_threads: int
     encoding: str
     server_start_s: float
     cold_first: Samples
@@ -109,6 +110,7 @@ class ServeBenchmark:
             "network_hw": list(self.network_hw),
             "weights": self.weights,
             "threads": self.threads,
+            "server_threads": self.server_threads,
             "encoding": self.encoding,
             "server_start_s": round(self.server_start_s, 3),
             "warm_click": entry(self.warm),
@@ -192,17 +194,22 @@ class ServerUnderTest:
         self.port, self.token = announcement["port"], announcement["token"]
 
     def post(self, path: str, body: dict | None = None) -> dict:
+        return self._ask("POST", path, b"" if body is None else json.dumps(body).encode("utf-8"))
+
+    def get(self, path: str) -> dict:
+        return self._ask("GET", path, None)
+
+    def _ask(self, method: str, path: str, data: bytes | None) -> dict:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT_S)
         try:
-            data = b"" if body is None else json.dumps(body).encode("utf-8")
-            connection.request("POST", path, body=data, headers={"Authorization": f"Bearer {self.token}",
+            connection.request(method, path, body=data, headers={"Authorization": f"Bearer {self.token}",
                                                                  "Content-Type": "application/json"})
             answer = connection.getresponse()
             payload = json.loads(answer.read())
         finally:
             connection.close()
         if answer.status != 200:
-            raise RuntimeError(f"POST {path} answered {answer.status}: {payload}")
+            raise RuntimeError(f"{method} {path} answered {answer.status}: {payload}")
         return payload
 
     def click(self, frame: int, point: list[float], encoding: str) -> tuple[float, dict]:
@@ -294,6 +301,7 @@ def run_serve_benchmark(weights: Path | None = None, plate_width: int = 2048, pl
         try:
             server.wait_listening()
             server_start_s = time.perf_counter() - start
+            server_threads = server.get("/health")["threads"]
             cold_first_ms, cold_answer = server.click(cold_frame, plate_clicks[cold_frame][0], encoding)
             cold_other_ms, _ = server.click(warm_frame, warm_points[0], encoding)
             warm_ms, warm_timings, matte_bytes = [], [], 0
@@ -315,7 +323,8 @@ def run_serve_benchmark(weights: Path | None = None, plate_width: int = 2048, pl
         plate_wh=(plate_width, plate_height),
         network_hw=tuple(network_hw),
         weights=weights_name,
-        threads=threads or torch.get_num_threads(),
+        threads=torch.get_num_threads(),
+        server_threads=server_threads,
         encoding=encoding,
         server_start_s=server_start_s,
         cold_first=Samples("server click, cold frame (first after start)", [cold_first_ms],

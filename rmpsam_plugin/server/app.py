@@ -21,6 +21,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+import torch
+
 from rmpsam_plugin import __version__
 from rmpsam_plugin.errors import InputError
 from rmpsam_plugin.server.auth import is_authorised
@@ -222,6 +224,7 @@ class PreviewRequestHandler(BaseHTTPRequestHandler):
             "inference_size": {"short_side": size.short_side, "max_long_side": size.max_long_side},
             "network_hw": list(session.frames.geometry.network_hw),
             "device": str(session.predictor.device),
+            "threads": torch.get_num_threads(),
             "cached_frames": session.cached_frames(),
             "jobs": {"running": sum(not job.finished for job in jobs), "total": len(jobs)},
             "idle_timeout_s": self.server.idle.timeout_s,

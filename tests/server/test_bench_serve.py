@@ -14,6 +14,7 @@ def test_bench_serve_measures_cold_and_warm_clicks_and_the_in_process_baseline(t
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["plate"] == {"width": 320, "height": 180} and report["network_hw"] == [90, 160]
+    assert report["server_threads"] == 1 and report["threads"] == 1
     assert report["warm_click"]["n"] == 3 and report["cold_click_first"]["n"] == 1
     assert set(report["baselines"]) >= {"predictor click decode, in-process", "server decode path, in-process"}
     assert report["warm_click"]["median_ms"] > 0 and report["meets_target"] in (True, False)

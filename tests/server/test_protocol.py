@@ -46,6 +46,7 @@ def test_health_with_the_token_describes_the_plate(server):
     assert (plate["first_frame"], plate["last_frame"]) == (FIRST_FRAME, FIRST_FRAME + NUM_FRAMES - 1)
     assert (plate["width"], plate["height"]) == (WIDTH, HEIGHT)
     assert body["pid"] == server.process.pid
+    assert body["threads"] == 1  # --threads 1
 
 
 def test_the_announcement_names_a_loopback_url_and_a_long_token(server):

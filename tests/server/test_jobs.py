@@ -7,10 +7,24 @@ import time
 
 import pytest
 
+from pathlib import Path
+
 from preview_client import FIRST_FRAME, NUM_FRAMES, wait_until
 
 FRAMES = range(FIRST_FRAME, FIRST_FRAME + NUM_FRAMES)
 JOB_TIMEOUT_S = 240.0
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Pids whose command line contains `text` (Linux /proc; empty elsewhere)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if text.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
 
 
 def start_job(server, prompts, output, **options) -> dict:
@@ -88,7 +102,24 @@ def test_a_job_cancelled_midway_stops(start_server, long_shot, tmp_path):
     assert 1 <= len(written) < 32
     time.sleep(1.0)  # the process is gone: nothing more appears
     assert sorted(tmp_path.glob("c.*.exr")) == written
+    assert processes_mentioning(str(tmp_path / "c.####.exr")) == []
     health = server.request("GET", "/health").json()
     assert health["jobs"] == {"running": 0, "total": 1}
     again = server.request("DELETE", f"/jobs/{job['id']}")
     assert again.status == 409 and json.loads(again.body)["error"] == "conflict"
+
+
+def test_shutting_the_server_down_cancels_its_running_job(start_server, long_shot, tmp_path):
+    server = start_server(plate=str(long_shot / "plate.####.exr"))
+    job = start_job(server, long_shot / "prompts.json", tmp_path / "s.####.exr")
+    output = str(tmp_path / "s.####.exr")
+    for event in server.stream_lines(f"/jobs/{job['id']}/events", timeout=JOB_TIMEOUT_S):
+        if event["event"] == "frame":
+            break
+    assert processes_mentioning(output), "the job's process should be running"
+    assert server.request("POST", "/shutdown").status == 200
+    assert server.wait_exit(timeout=60) == 0
+    assert json.loads(server.stdout_lines[-1]) == {"event": "stopped", "reason": "shutdown requested"}
+    assert processes_mentioning(output) == []
+    written = sorted(tmp_path.glob("s.*.exr"))
+    assert 1 <= len(written) < 32

@@ -8,17 +8,43 @@ query back as a residual; the wrapper's inner module is called `attn`, hence the
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
 class ResidualCrossAttention(nn.Module):
-    """`query + MHA(query, keys, keys)`, batch-first."""
+    """`query + MHA(query, keys, keys)`, batch-first.
+
+    The parameters live in an `nn.MultiheadAttention` (the released key names), but the forward
+    pass calls the projections and `scaled_dot_product_attention` directly: with keys other than
+    the query, `nn.MultiheadAttention` on the CPU splits the key/value projection into one tiny
+    matmul per pixel, about four times slower for the same numbers. The projected keys and values
+    depend on the frame only, not on the prompt, so `project_keys` is separate: a predictor
+    answering many clicks on one frame computes them once (`forward(..., projected=...)`).
+    """
 
     def __init__(self, width: int, num_heads: int) -> None:
         super().__init__()
         self.attn = nn.MultiheadAttention(width, num_heads, batch_first=True)
 
-    def forward(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-        """query (B, N, C), keys (B, L, C) -> (B, N, C)."""
-        attended, _ = self.attn(query, keys, keys, need_weights=False)
-        return query + attended
+    def project_keys(self, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """keys (B, L, C) -> per-head keys and values, each (B, heads, L, C / heads)."""
+        width, heads = self.attn.embed_dim, self.attn.num_heads
+        projected_k, projected_v = F.linear(keys, self.attn.in_proj_weight[width:], self.attn.in_proj_bias[width:]).chunk(2, -1)
+        batch, length = keys.shape[:2]
+        return tuple(x.reshape(batch, length, heads, width // heads).transpose(1, 2) for x in (projected_k, projected_v))
+
+    def forward(self, query: torch.Tensor, keys: torch.Tensor | None = None,
+                projected: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """query (B, N, C) and keys (B, L, C), or their `project_keys` -> (B, N, C)."""
+        if projected is None:
+            if keys is None:
+                raise ValueError("give keys or their projection")
+            projected = self.project_keys(keys)
+        key, value = projected
+        width, heads = self.attn.embed_dim, self.attn.num_heads
+        batch, count = query.shape[:2]
+        q = F.linear(query, self.attn.in_proj_weight[:width], self.attn.in_proj_bias[:width])
+        q = q.reshape(batch, count, heads, width // heads).transpose(1, 2)
+        attended = F.scaled_dot_product_attention(q, key.to(q.dtype), value.to(q.dtype))
+        return query + self.attn.out_proj(attended.transpose(1, 2).reshape(batch, count, width))

@@ -134,10 +134,16 @@ class PanopticHead(nn.Module):
         output.kernels = kernels
         return output
 
-    def adapt_prompts(self, features: torch.Tensor, output: DecodeOutput) -> DecodeOutput:
-        """Prompt adapter: cross-attention from each kernel to every pixel, new masks and IoU."""
-        pixels = features.flatten(2).transpose(1, 2)
-        kernels = self.prompt_norm(self.prompt_attn(output.kernels, pixels))
+    def prompt_pixel_keys(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The prompt adapter's keys and values of every pixel: depend on the frame only, so a
+        caller decoding many prompts on one frame can compute them once."""
+        return self.prompt_attn.project_keys(features.flatten(2).transpose(1, 2))
+
+    def adapt_prompts(self, features: torch.Tensor, output: DecodeOutput,
+                      pixel_keys: tuple[torch.Tensor, torch.Tensor] | None = None) -> DecodeOutput:
+        """Prompt adapter: cross-attention from each kernel to every pixel, new masks and IoU.
+        `pixel_keys`: `prompt_pixel_keys(features)`, if already computed."""
+        kernels = self.prompt_norm(self.prompt_attn(output.kernels, projected=pixel_keys or self.prompt_pixel_keys(features)))
         output.stage_masks.append(masks_from_kernels(kernels, features))
         output.stage_cls.append(output.cls)
         output.stage_iou.append(self.prompt_iou(kernels))

@@ -29,6 +29,10 @@ CLICK_LABEL = 1
 BOX_LABEL = 0
 
 
+PIXEL_KEY_FRAMES = 2
+"""Frames whose prompt-adapter keys/values stay cached (see `RMPSAMPredictor.__init__`)."""
+
+
 @dataclass
 class PromptPrediction:
     """One answer per prompt, in the order clicks then boxes."""
@@ -73,6 +77,10 @@ class RMPSAMPredictor:
         self.thing_flags = list(thing_flags) if thing_flags is not None else None
         self.max_cached_frames = max_cached_frames
         self._frames: OrderedDict[Hashable, tuple[torch.Tensor, InferenceGeometry]] = OrderedDict()
+        # The prompt adapter's projected pixel keys/values of the frames clicked on last: they are
+        # about four times the size of the features, so only a couple are kept (interactive
+        # clicks come on one frame; propagation moves on and does not revisit soon).
+        self._pixel_keys: OrderedDict[Hashable, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
 
     # ---- caching -------------------------------------------------------------------------
     def set_image(self, image: np.ndarray) -> None:
@@ -90,6 +98,7 @@ class RMPSAMPredictor:
         with self._inference_context():
             features = self.model.extract_features(batch).float()
         self._frames.clear()
+        self._pixel_keys.clear()
         for index in range(len(images)):
             self._frames[index] = (features[index : index + 1], geometry)
 
@@ -102,8 +111,10 @@ class RMPSAMPredictor:
             features = self.model.extract_features(prepare_image(image, geometry)[None].to(self.device)).float()
         self._frames[key] = (features, geometry)
         self._frames.move_to_end(key)
+        self._pixel_keys.pop(key, None)
         while len(self._frames) > self.max_cached_frames:
-            self._frames.popitem(last=False)
+            forgotten, _ = self._frames.popitem(last=False)
+            self._pixel_keys.pop(forgotten, None)
 
     def has_frame(self, key: Hashable) -> bool:
         return key in self._frames
@@ -159,7 +170,7 @@ class RMPSAMPredictor:
         with self._inference_context():
             seed = None if seed_logits is None else seed_logits[None].to(self.device)
             output = self.model.decode_from_kernels(features, queries[None].to(self.device), seed, independent=True)
-            output = self.model.panoptic_head.adapt_prompts(features, output)
+            output = self.model.panoptic_head.adapt_prompts(features, output, self._prompt_pixel_keys(frame_index, features))
         low_res = output.masks[0].float()
         return PromptPrediction(
             logits=geometry.logits_to_original(low_res),
@@ -219,6 +230,16 @@ class RMPSAMPredictor:
             raise KeyError(f"frame {frame_index!r} is not cached; cached: {list(self._frames)}") from None
         self._frames.move_to_end(frame_index)
         return entry
+
+    def _prompt_pixel_keys(self, frame_index: Hashable, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        keys = self._pixel_keys.get(frame_index)
+        if keys is None:
+            keys = self.model.panoptic_head.prompt_pixel_keys(features)
+            self._pixel_keys[frame_index] = keys
+            while len(self._pixel_keys) > PIXEL_KEY_FRAMES:
+                self._pixel_keys.popitem(last=False)
+        self._pixel_keys.move_to_end(frame_index)
+        return keys
 
     @staticmethod
     def _prompt_queries(geometry: InferenceGeometry, points, boxes) -> tuple[np.ndarray, np.ndarray]:

@@ -122,3 +122,24 @@ def test_frame_cache_forgets_least_recently_used(official_fixtures):
     predictor.features(1)  # touch 1: frame 2 is now the least recently used
     predictor.add_frame(3, frames[2])
     assert predictor.has_frame(1) and predictor.has_frame(3) and not predictor.has_frame(2)
+
+
+def test_repeated_clicks_reuse_the_frames_pixel_keys_and_a_replaced_frame_does_not(official_fixtures):
+    """The prompt adapter's per-frame keys are cached: answers stay those of a fresh predictor,
+    and replacing a frame's image under the same key recomputes them."""
+    torch.manual_seed(0)
+    model = RMPSAM(RMPSAMConfig.parity_tiny()).eval()
+    size = InferenceSize(short_side=64, max_long_side=64)
+    frames = np.random.default_rng(3).random((2, 64, 64, 3), dtype=np.float32)
+    predictor = RMPSAMPredictor(model, size)
+    predictor.add_frame("a", frames[0])
+    first = predictor.predict_prompts(points=[[20.0, 30.0]], frame_index="a").low_res_logits
+    again = predictor.predict_prompts(points=[[20.0, 30.0]], frame_index="a").low_res_logits
+    torch.testing.assert_close(again, first, rtol=0, atol=0)
+
+    predictor.add_frame("a", frames[1])  # same key, new picture
+    replaced = predictor.predict_prompts(points=[[20.0, 30.0]], frame_index="a").low_res_logits
+    fresh = RMPSAMPredictor(model, size)
+    fresh.add_frame("a", frames[1])
+    torch.testing.assert_close(replaced, fresh.predict_prompts(points=[[20.0, 30.0]], frame_index="a").low_res_logits)
+    assert not torch.equal(replaced, first)

@@ -14,6 +14,7 @@ _BENCHMARKS: list[tuple[str, str]] = [
     ("bench_io", "io"),
     ("bench_serve", "serve"),
     ("bench_quality", "quality"),
+    ("bench_pipeline", "pipeline"),
 ]
 
 

@@ -46,7 +46,9 @@ class PassCache:
             "queries": state.queries.contiguous(),
             "is_positive": state.is_positive.to(torch.uint8).contiguous(),
             "prompt_logits": state.prompt_logits.contiguous(),
-            "logits": state.logits.contiguous(),
+            # A tracker may hand over logits that are a view of prompt_logits (one query);
+            # safetensors refuses tensors sharing memory.
+            "logits": state.logits.clone(),
         }
         save_file(tensors, str(temporary), metadata={"iou": repr(state.iou)})
         os.replace(temporary, path)

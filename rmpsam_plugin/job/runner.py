@@ -36,7 +36,7 @@ from rmpsam_plugin.prompts import Keyframe, load_mask, prompts_digest
 from rmpsam_plugin.propagation.engine import InstanceKeyframes, PropagationEngine
 from rmpsam_plugin.propagation.keyframe_decode import NetworkPrompts
 from rmpsam_plugin.propagation.pass_cache import PassCache
-from rmpsam_plugin.refine.edges import refine_edges
+from rmpsam_plugin.refine.edges import EdgeRefineSettings, refine_edges
 
 CRYPTOMATTE_LAYER = "CryptoObject"
 READ_AHEAD = 3
@@ -215,7 +215,11 @@ class JobRunner:
         if guide is not None:
             resized_h, resized_w = self.network_geometry.resized_hw
             extent = plane.shape if at_network_size else (resized_h / 4, resized_w / 4)
-            return refine_edges(plane.numpy(), guide, logits=True, low_res_extent=extent)
+            # Stabilised logits come at the network size but hold no more detail than the
+            # stride-4 decode they were made from: refine for the stride-4 step either way.
+            factor = max(guide.shape[0] / (resized_h / 4), guide.shape[1] / (resized_w / 4))
+            settings = EdgeRefineSettings.for_upsampling(factor)
+            return refine_edges(plane.numpy(), guide, logits=True, low_res_extent=extent, settings=settings)
         network_logits = plane if at_network_size else self.network_geometry.logits_to_original(plane[None])[0]
         frame_logits = self.geometry.matte_to_frame(network_logits.numpy().astype(np.float32))
         return (1.0 / (1.0 + np.exp(-np.clip(frame_logits, -30, 30)))).astype(np.float32)

@@ -70,18 +70,40 @@ def train() -> None:
               help="Training image size (square synthetic frames); also the inference size stored in the weights.")
 @click.option("--config", "preset", type=click.Choice(sorted(NETWORK_PRESETS)), default="small", show_default=True,
               help="Network sizes.")
+@click.option("--init", "init_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Start from these weights (a weights.safetensors of an earlier run) instead of random ones.")
 def synthetic(out_dir, steps, batch_size, learning_rate, checkpoint_every, log_every, device, seed, threads, half,
-              resume, quiet, size, preset) -> None:
-    """Train a network from scratch on freshly generated synthetic shots."""
+              resume, quiet, size, preset, init_path) -> None:
+    """Train a network from scratch (or on from --init) on freshly generated synthetic shots."""
     names = synthetic_class_names()
     network = replace(NETWORK_PRESETS[preset], num_classes=len(names))
     config = TrainingConfig.from_scratch(**_overrides(steps, batch_size, learning_rate, checkpoint_every, log_every,
                                                        device, seed))
-    model = RMPSAM(network)
-    table = random_class_table(len(names), network.text_dim, seed)
-    source = SyntheticImageSource(config.batch_size, size)
+    if init_path is not None:
+        model, table = _initial_weights(init_path)
+    else:
+        model = RMPSAM(network)
+        table = random_class_table(len(names), network.text_dim, seed)
+    # Continued runs draw fresh shots: seeds beyond any earlier run's of the same length.
+    source = SyntheticImageSource(config.batch_size, size, seed_offset=10_000_000 if init_path else 0)
     _run(model, table, names, source, config, out_dir, InferenceSize(size, 4 * size), threads, half, resume, quiet,
-         {"source": "synthetic", "image_size": size, "preset": preset})
+         {"source": "synthetic", "image_size": size, "preset": preset,
+          **({"init": str(init_path)} if init_path else {})})
+
+
+def _initial_weights(path: Path) -> tuple[RMPSAM, torch.Tensor]:
+    """A self-describing weights file -> its model and class table, to train on."""
+    from safetensors import safe_open
+
+    from rmpsam_model.shipped import CLASS_EMBEDDING_KEY, load_weights_file
+
+    try:
+        model, _ = load_weights_file(path)
+    except CheckpointError as error:
+        raise BadInput(str(error)) from error
+    with safe_open(str(path), framework="pt") as handle:
+        table = handle.get_tensor(CLASS_EMBEDDING_KEY).float()
+    return model, table
 
 
 @train.command()

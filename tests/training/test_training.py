@@ -81,3 +81,23 @@ def test_finetune_from_the_released_format_fixture(tmp_path, official_fixtures):
     assert set(original) <= set(trained)
     changed = [k for k in original if original[k].is_floating_point() and not torch.equal(original[k].float(), trained[k].float())]
     assert changed, "three optimiser steps changed no weight"
+
+
+def test_a_synthetic_run_continues_from_earlier_weights(tmp_path):
+    common = ["--steps", "2", "--batch-size", "1", "--size", "64", "--config", "parity-tiny", "--quiet", "--threads", "1"]
+    first = subprocess.run([str(EXECUTABLE), "train", "synthetic", "--out", str(tmp_path / "a"), *common],
+                           capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    start = tmp_path / "a" / "weights.safetensors"
+    second = subprocess.run([str(EXECUTABLE), "train", "synthetic", "--out", str(tmp_path / "b"), "--init", str(start),
+                             *common], capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr
+    before, _ = load_weights_file(start)
+    after, _ = load_weights_file(tmp_path / "b" / "weights.safetensors")
+    settings = json.loads((tmp_path / "b" / "training.json").read_text())
+    assert settings["init"] == str(start)
+    differences = [not torch.equal(a, b) for a, b in zip(before.state_dict().values(), after.state_dict().values())]
+    assert any(differences)
+    missing = subprocess.run([str(EXECUTABLE), "train", "synthetic", "--out", str(tmp_path / "c"), "--init",
+                              str(tmp_path / "nope.safetensors"), *common], capture_output=True, text=True, timeout=600)
+    assert missing.returncode == 3 and "nope.safetensors" in missing.stderr

@@ -30,6 +30,7 @@ SCHEMES: list[tuple[str, dict]] = [
     ("re-prompt from last mask", {"tracker": "reprompt", "temporal": False}),
     ("carried queries", {"tracker": "carried", "temporal": False}),
     ("carried queries + temporal", {"tracker": "carried", "temporal": True}),
+    ("released clip mode + temporal (default)", {"tracker": "clip", "temporal": True}),
 ]
 
 

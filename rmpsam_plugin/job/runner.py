@@ -197,8 +197,10 @@ class JobRunner:
             network_logits = [self.network_geometry.logits_to_original(blended[f][name][None])[0].numpy() for f in frames]
             anchors = [frame in self.keyframes[name] for frame in frames]
             smoothed = stabilise_sequence(images, network_logits, anchors)
-            for frame, plane in zip(frames, smoothed):
-                stabilised[frame][name] = torch.from_numpy(np.ascontiguousarray(plane, dtype=np.float32))
+            for frame, plane, anchored in zip(frames, smoothed, anchors):
+                # A keyframe's matte is the artist's decode, bit for bit: keep its own logits.
+                stabilised[frame][name] = blended[frame][name] if anchored else torch.from_numpy(
+                    np.ascontiguousarray(plane, dtype=np.float32))
         return stabilised
 
     def _finish(self, frame: int, logits: dict[int, dict[str, torch.Tensor]]) -> Path:

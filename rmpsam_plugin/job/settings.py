@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER
+
 
 @dataclass(frozen=True)
 class RunSettings:
@@ -22,7 +24,7 @@ class RunSettings:
     cryptomatte: bool = True
     passthrough: bool = False
     weights: Path | None = None  # None: the configured weights, else the shipped synthetic model
-    tracker: str = "carried"
+    tracker: str = DEFAULT_TRACKER
     blend: str = "linear"
     refine_edges: bool = True
     temporal: bool = True

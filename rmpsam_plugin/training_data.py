@@ -20,7 +20,7 @@ import torch
 
 from rmpsam_model.preprocess import InferenceGeometry, InferenceSize, prepare_image
 from rmpsam_model.training import TrainingBatch
-from rmpsam_plugin.colour import SCENE_LINEAR_DEFAULT, convert, to_network_rgb
+from rmpsam_plugin.colour import linear_to_network_rgb, to_network_rgb
 from rmpsam_plugin.image_reader import read_header, read_plate
 from rmpsam_plugin.sequences import find_sequence
 from rmpsam_plugin.synthetic import CLASS_NAMES, generate_shot
@@ -28,11 +28,6 @@ from rmpsam_plugin.synthetic import CLASS_NAMES, generate_shot
 TRAIN_SEED_BASE = 10_000_000
 UNKNOWN_CLASS = -1
 """Class index of an instance whose name matches no class: trained through prompts only."""
-
-
-def linear_to_network_rgb(frame: np.ndarray) -> np.ndarray:
-    """Scene-linear Rec.709 (H, W, 3) -> display sRGB in 0..1, as the pipeline converts plates."""
-    return np.clip(convert(np.ascontiguousarray(frame, np.float32), SCENE_LINEAR_DEFAULT), 0.0, 1.0)
 
 
 def random_class_table(num_classes: int, text_dim: int, seed: int = 0) -> torch.Tensor:

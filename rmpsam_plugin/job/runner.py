@@ -25,7 +25,7 @@ import torch
 from rmpsam_model.predictor import RMPSAMPredictor
 from rmpsam_model.preprocess import InferenceGeometry, InferenceSize
 from rmpsam_plugin import __version__
-from rmpsam_plugin.colour import to_network_rgb
+from rmpsam_plugin.colour import linear_to_network_rgb, to_linear_rgb
 from rmpsam_plugin.image_reader import Plate, read_header, read_plate
 from rmpsam_plugin.job.plan import JobPlan
 from rmpsam_plugin.job.progress import ProgressReporter
@@ -56,8 +56,8 @@ class PlateSource:
     def plate(self, frame: int) -> Plate:
         return read_plate(self.plan.sequence.path(frame), self.plan.settings.layer, frame=frame)
 
-    def display_rgb(self, plate: Plate) -> np.ndarray:
-        return to_network_rgb(plate, self.plan.settings.colour_space)
+    def linear_rgb(self, plate: Plate) -> np.ndarray:
+        return to_linear_rgb(plate, self.plan.settings.colour_space)
 
     def network_image(self, frame: int) -> np.ndarray:
         """The frame as the network sees it; reading the next frames in the same direction starts now."""
@@ -75,7 +75,7 @@ class PlateSource:
         return future.result()
 
     def _load(self, frame: int) -> np.ndarray:
-        return self.geometry.image_to_network(self.display_rgb(self.plate(frame)))
+        return linear_to_network_rgb(self.geometry.image_to_network(self.linear_rgb(self.plate(frame))))
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -206,7 +206,7 @@ class JobRunner:
     def _finish(self, frame: int, logits: dict[int, dict[str, torch.Tensor]]) -> Path:
         """Full-resolution mattes of one frame, refined against its plate, written to disk."""
         plate = self.plates.plate(frame)
-        guide = self.plates.display_rgb(plate) if self.plan.settings.refine_edges else None
+        guide = self.plates.linear_rgb(plate) if self.plan.settings.refine_edges else None
         mattes = {name: self._full_resolution(plane, guide) for name, plane in logits[frame].items()}
         return self.writer.write(frame, mattes, self.geometry.frame_window, plate)
 

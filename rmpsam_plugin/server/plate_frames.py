@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rmpsam_model.preprocess import InferenceSize
-from rmpsam_plugin.colour import to_network_rgb
+from rmpsam_plugin.colour import linear_to_network_rgb, to_linear_rgb
 from rmpsam_plugin.errors import PlateError
 from rmpsam_plugin.image_reader import DEFAULT_LAYER, read_header, read_plate
 from rmpsam_plugin.plate_geometry import PlateGeometry
@@ -92,4 +92,4 @@ class PlateFrames:
                 f"but the plate is {self.summary.width}x{self.summary.height} "
                 f"(pixel aspect {self.summary.pixel_aspect:g}): {plate.header.path}",
                 path=plate.header.path, frame=frame)
-        return self.geometry.image_to_network(to_network_rgb(plate, self.colour_space))
+        return linear_to_network_rgb(self.geometry.image_to_network(to_linear_rgb(plate, self.colour_space)))

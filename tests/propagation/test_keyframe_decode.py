@@ -14,7 +14,7 @@ from rmpsam_plugin.metrics import region_similarity
 from rmpsam_plugin.propagation.keyframe_decode import NetworkPrompts, decode_keyframe
 from rmpsam_plugin.synthetic import generate_shot
 from rmpsam_plugin.synthetic.prompts_from_truth import box_from_matte, clicks_from_matte
-from rmpsam_plugin.training_data import linear_to_network_rgb
+from rmpsam_plugin.colour import linear_to_network_rgb
 
 FRAME = 7
 

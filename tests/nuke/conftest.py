@@ -1,9 +1,7 @@
 """Nuke bridge tests: the stand-in `nuke` module on sys.path, a clean Nuke session per test, and a
 generated shot with a tiny random network for the tests that run the real CLI.
 
-The shot/weights fixtures follow tests/job/conftest.py (same generator, same tiny network), copied
-rather than imported: pytest imports every folder's conftest as the module `conftest`, so
-importing another folder's one by name is fragile.
+The shot and weights come from tests/shot_fixtures.py, as for the job and server tests.
 """
 
 from __future__ import annotations
@@ -18,7 +16,8 @@ if str(FAKE_NUKE_DIR) not in sys.path:
     sys.path.insert(0, str(FAKE_NUKE_DIR))
 
 import nuke  # noqa: E402  (the fake, from FAKE_NUKE_DIR)
-from nuke_support import FIRST_FRAME, SHOT_FRAMES, SHOT_HEIGHT, SHOT_WIDTH  # noqa: E402
+from nuke_support import SHOT_FRAMES  # noqa: E402
+from shot_fixtures import write_prompted_shot, write_tiny_weights  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -31,33 +30,10 @@ def nuke_session():
 
 @pytest.fixture(scope="session")
 def nuke_tiny_weights(tmp_path_factory) -> Path:
-    import torch
-
-    from rmpsam_model.config import RMPSAMConfig
-    from rmpsam_model.network import RMPSAM
-    from rmpsam_model.preprocess import InferenceSize
-    from rmpsam_model.training.export import save_weights
-
-    torch.manual_seed(0)
-    config = RMPSAMConfig(backbone_width=8, blocks_per_stage=(1, 1, 1, 1), aggregation_width=16,
-                          ffn_width=256, text_dim=32, num_classes=6)
-    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
-    table = torch.nn.functional.normalize(torch.randn(6, 1, 32), dim=-1)
-    return save_weights(RMPSAM(config), table, [f"class{i}" for i in range(6)], path, InferenceSize(96, 160))
+    return write_tiny_weights(tmp_path_factory.mktemp("weights"))
 
 
 @pytest.fixture(scope="session")
 def nuke_shot(tmp_path_factory) -> Path:
     """4 frames 1001-1004 of 160x96, 2 objects, keyframes on 1001 and 1003; prompts.json beside."""
-    from rmpsam_plugin.prompts import from_dict, save_prompts
-    from rmpsam_plugin.synthetic import artist_prompts, generate_shot, write_shot
-
-    directory = tmp_path_factory.mktemp("nuke_shot")
-    shot = generate_shot(11, num_frames=SHOT_FRAMES, height=SHOT_HEIGHT, width=SHOT_WIDTH, num_objects=2)
-    write_shot(shot, directory, "plate", first_frame=FIRST_FRAME)
-    prompts = artist_prompts(shot, [0, 2], first_frame=FIRST_FRAME)
-    prompt_set = from_dict({name: {frame: {"positive_clicks": p["positive"], "negative_clicks": p["negative"],
-                                           "boxes": p["boxes"]} for frame, p in frames.items()}
-                            for name, frames in prompts.items()})
-    save_prompts(prompt_set, directory / "prompts.json")
-    return directory
+    return write_prompted_shot(tmp_path_factory.mktemp("nuke_shot"), seed=11, num_frames=SHOT_FRAMES, keyframes=[0, 2])

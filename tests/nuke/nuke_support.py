@@ -6,9 +6,7 @@ import nuke
 
 import nuke_bridge.node
 
-FIRST_FRAME = 1001  # the generated shot (conftest.nuke_shot)
 SHOT_FRAMES = 4
-SHOT_WIDTH, SHOT_HEIGHT = 160, 96
 
 
 def plate_read(pattern="/plates/sh010.####.exr", first=1001, last=1010, width=2048, height=1080,

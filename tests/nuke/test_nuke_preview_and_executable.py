@@ -10,7 +10,8 @@ from pathlib import Path
 
 import nuke
 import pytest
-from nuke_support import FIRST_FRAME, SHOT_FRAMES, SHOT_HEIGHT, SHOT_WIDTH, plate_read, rmpsam_below
+from nuke_support import SHOT_FRAMES, plate_read, rmpsam_below
+from shot_fixtures import FIRST_FRAME, SHOT_HEIGHT, SHOT_WIDTH
 
 from nuke_bridge import actions, executable, preview
 

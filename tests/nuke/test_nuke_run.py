@@ -11,7 +11,8 @@ from pathlib import Path
 import nuke
 import OpenImageIO as oiio
 import pytest
-from nuke_support import FIRST_FRAME, SHOT_FRAMES, SHOT_HEIGHT, SHOT_WIDTH, plate_read, rmpsam_below
+from nuke_support import SHOT_FRAMES, plate_read, rmpsam_below
+from shot_fixtures import FIRST_FRAME, SHOT_HEIGHT, SHOT_WIDTH
 
 from nuke_bridge import actions
 from nuke_bridge.layer_names import output_layer_names

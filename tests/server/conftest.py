@@ -13,56 +13,26 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
-from rmpsam_model.config import RMPSAMConfig
-from rmpsam_model.network import RMPSAM
-from rmpsam_model.preprocess import InferenceSize
-from rmpsam_model.training.export import save_weights
-from rmpsam_plugin.prompts import from_dict, save_prompts
-from rmpsam_plugin.synthetic import artist_prompts, generate_shot, write_shot
-
-from preview_client import FIRST_FRAME, HEIGHT, NUM_FRAMES, WIDTH, ServerProcess
-
-
-def prompt_set_from_synthetic(prompts: dict, plate=None):
-    return from_dict(
-        {name: {frame: {"positive_clicks": p["positive"], "negative_clicks": p["negative"], "boxes": p["boxes"]}
-                for frame, p in frames.items()} for name, frames in prompts.items()},
-        plate=plate,
-    )
+from preview_client import ServerProcess
+from shot_fixtures import write_prompted_shot, write_tiny_weights
 
 
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    config = RMPSAMConfig(backbone_width=8, blocks_per_stage=(1, 1, 1, 1), aggregation_width=16,
-                          ffn_width=256, text_dim=32, num_classes=6)
-    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
-    table = torch.nn.functional.normalize(torch.randn(6, 1, 32), dim=-1)
-    return save_weights(RMPSAM(config), table, [f"class{i}" for i in range(6)], path, InferenceSize(96, 160))
+    return write_tiny_weights(tmp_path_factory.mktemp("weights"))
 
 
 @pytest.fixture(scope="session")
 def shot_dir(tmp_path_factory) -> Path:
     """8 frames 1001-1008 at 160x96, 2 objects, keyframes on 1001 and 1005."""
-    directory = tmp_path_factory.mktemp("shot")
-    shot = generate_shot(11, num_frames=NUM_FRAMES, height=HEIGHT, width=WIDTH, num_objects=2)
-    write_shot(shot, directory, "plate", first_frame=FIRST_FRAME)
-    prompts = artist_prompts(shot, [0, 4], first_frame=FIRST_FRAME)
-    save_prompts(prompt_set_from_synthetic(prompts), directory / "prompts.json")
-    return directory
+    return write_prompted_shot(tmp_path_factory.mktemp("shot"), seed=11, num_frames=8, keyframes=[0, 4])
 
 
 @pytest.fixture(scope="session")
 def long_shot(tmp_path_factory) -> Path:
     """32 frames with keyframes on the first and the 17th: a job long enough to cancel midway."""
-    directory = tmp_path_factory.mktemp("long_shot")
-    shot = generate_shot(12, num_frames=32, height=HEIGHT, width=WIDTH, num_objects=2)
-    write_shot(shot, directory, "plate", first_frame=FIRST_FRAME)
-    prompts = artist_prompts(shot, [0, 16], first_frame=FIRST_FRAME)
-    save_prompts(prompt_set_from_synthetic(prompts), directory / "prompts.json")
-    return directory
+    return write_prompted_shot(tmp_path_factory.mktemp("long_shot"), seed=12, num_frames=32, keyframes=[0, 16])
 
 
 @pytest.fixture(scope="session")

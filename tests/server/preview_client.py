@@ -12,13 +12,14 @@ import threading
 import time
 from pathlib import Path
 
+from shot_fixtures import FIRST_FRAME, SHOT_HEIGHT, SHOT_WIDTH
+
 EXECUTABLE = Path(sys.executable).parent / "rmpsam-matte"
 START_TIMEOUT_S = 120.0  # importing torch on a loaded 2-core machine can take a while
 REQUEST_TIMEOUT_S = 60.0
 # The test shot (conftest.shot_dir): frames 1001-1008 at WIDTH x HEIGHT.
-FIRST_FRAME = 1001
 NUM_FRAMES = 8
-HEIGHT, WIDTH = 96, 160
+HEIGHT, WIDTH = SHOT_HEIGHT, SHOT_WIDTH
 
 
 def run_cli(*args, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -37,6 +37,7 @@ from rmpsam_plugin.propagation.engine import InstanceKeyframes, PropagationEngin
 from rmpsam_plugin.propagation.keyframe_decode import NetworkPrompts
 from rmpsam_plugin.propagation.pass_cache import PassCache
 from rmpsam_plugin.refine.edges import EdgeRefineSettings, refine_edges
+from rmpsam_plugin.refine.temporal import motion_links, stabilise_sequence
 
 CRYPTOMATTE_LAYER = "CryptoObject"
 READ_AHEAD = 3
@@ -188,15 +189,14 @@ class JobRunner:
         blended = self.engine.run(first, last, margin=margin)
         if not self.plan.settings.temporal:
             return blended
-        from rmpsam_plugin.refine.temporal import stabilise_sequence
-
         frames = sorted(blended)
         images = [self.plates.network_image(frame) for frame in frames]
+        links = motion_links(images)  # one flow per pair of frames, shared by every instance
         stabilised: dict[int, dict[str, torch.Tensor]] = {frame: {} for frame in frames}
         for name in self.plan.prompts.names:
             network_logits = [self.network_geometry.logits_to_original(blended[f][name][None])[0].numpy() for f in frames]
             anchors = [frame in self.keyframes[name] for frame in frames]
-            smoothed = stabilise_sequence(images, network_logits, anchors)
+            smoothed = stabilise_sequence(images, network_logits, anchors, links=links)
             for frame, plane, anchored in zip(frames, smoothed, anchors):
                 # A keyframe's matte is the artist's decode, bit for bit: keep its own logits.
                 stabilised[frame][name] = blended[frame][name] if anchored else torch.from_numpy(

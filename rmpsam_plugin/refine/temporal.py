@@ -37,11 +37,13 @@ def stabilise_sequence(
     logits: Sequence[np.ndarray],
     anchors: Sequence[bool],
     strength: float = DEFAULT_STRENGTH,
+    links: Sequence[tuple[Correspondence, Correspondence]] | None = None,
 ) -> list[np.ndarray]:
     """Smoothed (H, W) float32 logits for consecutive frames of one instance.
 
     images: the frames as the network saw them, (H, W, 3) float 0..1 or uint8, the same size as
-    the logits; logits: the instance's per-frame logits; anchors: True on keyframes.
+    the logits; logits: the instance's per-frame logits; anchors: True on keyframes; links:
+    `motion_links(images)` if already computed (the flow is the same for every instance of a shot).
     """
     if not len(images) == len(logits) == len(anchors):
         raise ValueError(f"got {len(images)} images, {len(logits)} logit maps and {len(anchors)} anchor flags")
@@ -53,7 +55,7 @@ def stabilise_sequence(
     mattes = [_sigmoid(plane) for plane in logits]
     if len(mattes) < 2 or strength == 0.0:
         return [np.asarray(plane, np.float32) for plane in logits]
-    links = motion_links(images)
+    links = links if links is not None else motion_links(images)
     forward = _recursive_pass(mattes, anchors, [pull_back for pull_back, _ in links], strength)
     backward = _recursive_pass(mattes[::-1], anchors[::-1], [pull_ahead for _, pull_ahead in links][::-1], strength)[::-1]
     result = []

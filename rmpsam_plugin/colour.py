@@ -61,6 +61,8 @@ def _rgb_planes(plate: Plate) -> np.ndarray:
     else:
         raise PlateError(f"layer '{plate.layer.name}' of {plate.header.path} has no R, G, B or Y channels "
                          f"(it has {', '.join(plate.layer.channel_names)})", path=plate.header.path, frame=plate.frame)
+    if indices == list(range(indices[0], indices[0] + 3)):  # the usual R, G, B run: a slice copies 3x faster
+        return np.ascontiguousarray(plate.pixels[..., indices[0]:indices[0] + 3])
     return np.ascontiguousarray(plate.pixels[..., indices])
 
 

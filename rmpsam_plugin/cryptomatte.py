@@ -6,11 +6,12 @@ Cryptomattes in files and extracting mattes). Writers and tools import from here
 split can change without touching them.
 """
 
-from rmpsam_plugin.cryptomatte_encoder import CryptomatteLayers, encode, validate_output_format
+from rmpsam_plugin.cryptomatte_encoder import COVERAGE_FLOOR, CryptomatteLayers, encode, validate_output_format
 from rmpsam_plugin.cryptomatte_hash import CryptomatteId, layer_key, name_to_id
 from rmpsam_plugin.cryptomatte_reader import CryptomatteInfo, extract_matte, find_layers
 
 __all__ = [
+    "COVERAGE_FLOOR",
     "CryptomatteId",
     "CryptomatteInfo",
     "CryptomatteLayers",

@@ -13,6 +13,9 @@ display window, or, with `overscan`, the display window plus the plate's data wi
 mattes computed on overscan are not cropped. Writing the overscan of a passthrough plate needs
 the plate read with overscan too (`read_plate(..., overscan=True)`).
 
+Files are written through OpenEXR's own bindings (`exr_output`): OpenImageIO writes files that
+mix half and float channels on a slow path.
+
 Writes are atomic: the frame is written to a hidden `.<name>.<pid>.partial` beside its final name
 and renamed over it with `os.replace`, so a crash leaves either the old file or the new one, never
 a truncated frame that a resumed job would trust. The hidden name matches no sequence pattern or
@@ -33,10 +36,10 @@ from pathlib import Path
 
 import fileseq
 import numpy as np
-import OpenImageIO as oiio
 
 from rmpsam_plugin import __version__, cryptomatte
 from rmpsam_plugin.errors import OutputError
+from rmpsam_plugin.exr_output import write_exr
 from rmpsam_plugin.image_reader import DEFAULT_LAYER, Plate
 from rmpsam_plugin.nuke_channels import assert_nuke_friendly
 from rmpsam_plugin.plate_geometry import Window, reframe
@@ -44,6 +47,7 @@ from rmpsam_plugin.sequences import PAD_STYLE
 
 PIXEL_TYPES = ("half", "float")
 LOSSLESS_COMPRESSIONS = ("none", "rle", "zips", "zip", "piz")
+DEFAULT_COMPRESSION = "zip"
 # pxr24 rounds 32-bit floats; b44 and dwa quantise colour channels. Only on explicit request.
 LOSSY_COMPRESSIONS = ("pxr24", "b44", "b44a", "dwaa", "dwab")
 MAX_CRYPTOMATTE_LEVELS = 6  # the specification's customary depth: three EXR layers
@@ -88,13 +92,15 @@ class OutputFormat:
     """Pixel type and compression of the matte channels; Cryptomatte channels are always float."""
 
     pixel_type: str = "half"
-    compression: str = "zip"
+    compression: str = DEFAULT_COMPRESSION
 
     def __post_init__(self) -> None:
         if self.pixel_type not in PIXEL_TYPES:
             raise ValueError(f"matte pixel type must be one of {PIXEL_TYPES}, not {self.pixel_type!r}")
-        method = self.compression.split(":", 1)[0]
-        if method not in LOSSLESS_COMPRESSIONS + LOSSY_COMPRESSIONS:
+        if ":" in self.compression:
+            raise ValueError(f"EXR compression {self.compression!r}: give the method alone "
+                             f"({self.compression.split(':', 1)[0]!r}); compression levels cannot be set")
+        if self.compression not in LOSSLESS_COMPRESSIONS + LOSSY_COMPRESSIONS:
             raise ValueError(f"unknown EXR compression {self.compression!r}; "
                              f"lossless: {', '.join(LOSSLESS_COMPRESSIONS)}; lossy: {', '.join(LOSSY_COMPRESSIONS)}")
 
@@ -200,27 +206,6 @@ class MatteWriter:
         }
 
 
-def _exr_spec(channels: Mapping[str, tuple[np.ndarray, str]], window: Window, plate: Plate, compression: str,
-              metadata: Mapping[str, object]) -> oiio.ImageSpec:
-    kinds = [kind for _, kind in channels.values()]
-    # OpenImageIO's EXR writer ignores `channelformats` whose entries all agree and writes every
-    # channel as `format`: a uniform type must be the format itself, or all-float files (float
-    # mattes, and the Cryptomatte IDs beside them) would silently come out half.
-    uniform = len(set(kinds)) == 1
-    spec = oiio.ImageSpec(window.width, window.height, len(channels), oiio.TypeDesc(kinds[0] if uniform else "half"))
-    spec.x, spec.y = window.x, window.y
-    display = plate.display_window
-    spec.full_x, spec.full_y, spec.full_width, spec.full_height = display.x, display.y, display.width, display.height
-    spec.channelnames = tuple(channels)
-    if not uniform:
-        spec.channelformats = tuple(oiio.TypeDesc(kind) for kind in kinds)
-    spec.attribute("compression", compression)
-    spec.attribute("PixelAspectRatio", float(plate.pixel_aspect))
-    for key, value in metadata.items():
-        spec.attribute(key, value)
-    return spec
-
-
 def _one_line(text: str) -> str:
     return "; ".join(line.strip() for line in text.splitlines() if line.strip()) or "unknown error"
 
@@ -232,23 +217,16 @@ def _write_exr_atomically(path: Path, channels: Mapping[str, tuple[np.ndarray, s
     except OSError as error:
         raise OutputError(f"cannot create output directory {path.parent}: {error.strerror or error}",
                           path=path, frame=frame) from None
-    spec = _exr_spec(channels, window, plate, compression, metadata)
-    pixels = np.empty((window.height, window.width, len(channels)), dtype=np.float32)
-    for position, (plane, _) in enumerate(channels.values()):
-        pixels[..., position] = plane
     for stale in path.parent.glob(f".{glob.escape(path.name)}.*.partial"):
         with contextlib.suppress(OSError):
             stale.unlink()
     temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    output = oiio.ImageOutput.create("exr")
     try:
-        if not output.open(str(temporary), spec):
-            raise OutputError(f"cannot write {temporary}: {_one_line(output.geterror())}", path=path, frame=frame)
-        written = output.write_image(pixels)
-        closed = output.close()
-        if not (written and closed):
-            raise OutputError(f"writing {temporary} failed: {_one_line(output.geterror())}", path=path, frame=frame)
+        write_exr(temporary, channels, data_window=window, display_window=plate.display_window,
+                  pixel_aspect=plate.pixel_aspect, compression=compression, metadata=metadata)
         os.replace(temporary, path)
+    except RuntimeError as error:  # OpenEXR's own message: disk full, permission, path is a folder...
+        raise OutputError(f"cannot write {temporary}: {_one_line(str(error))}", path=path, frame=frame) from None
     except OSError as error:
         raise OutputError(f"cannot write {path}: {error.strerror or error}", path=path, frame=frame) from None
     finally:

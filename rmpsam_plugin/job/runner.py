@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -41,16 +42,26 @@ from rmpsam_plugin.refine.temporal import motion_links, stabilise_sequence
 
 CRYPTOMATTE_LAYER = "CryptoObject"
 READ_AHEAD = 3
+NETWORK_IMAGE_CACHE_BYTES = 512 * 2**20  # about 80 frames at the released 1024 px size
 
 
 class PlateSource:
-    """Plates of one job, read on a background thread a few frames ahead of the network."""
+    """Plates of one job, read on a background thread a few frames ahead of the network.
+
+    Network images are kept (up to `NETWORK_IMAGE_CACHE_BYTES`, least recently used out first):
+    a segment's frames are asked for by the forward pass, the backward pass and the temporal
+    stabiliser, and reading, converting and resizing a 2K plate costs more than a tenth of a
+    second each time. A full-resolution plate is not kept; finishing a frame reads it again.
+    """
 
     def __init__(self, plan: JobPlan, geometry: PlateGeometry) -> None:
         self.plan = plan
         self.geometry = geometry
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plate-reader")
         self._pending: dict[int, Future] = {}
+        self._images: OrderedDict[int, np.ndarray] = OrderedDict()
+        height, width = geometry.network_hw
+        self._capacity = max(READ_AHEAD + 1, NETWORK_IMAGE_CACHE_BYTES // (height * width * 3 * 4))
         self._lock = threading.Lock()
         self._last_frame: int | None = None
 
@@ -65,15 +76,26 @@ class PlateSource:
         with self._lock:
             direction = 1 if self._last_frame is None or frame >= self._last_frame else -1
             self._last_frame = frame
-            future = self._pending.pop(frame, None) or self._pool.submit(self._load, frame)
+            cached = self._images.get(frame)
+            if cached is not None:
+                self._images.move_to_end(frame)
+            else:
+                future = self._pending.pop(frame, None) or self._pool.submit(self._load, frame)
             first, last = self.plan.shot_range
             for ahead in range(1, READ_AHEAD + 1):
                 upcoming = frame + direction * ahead
-                if first <= upcoming <= last and upcoming not in self._pending:
+                if first <= upcoming <= last and upcoming not in self._pending and upcoming not in self._images:
                     self._pending[upcoming] = self._pool.submit(self._load, upcoming)
             for stale in [f for f in self._pending if (f - frame) * direction < 0]:
                 self._pending.pop(stale).cancel()
-        return future.result()
+        if cached is not None:
+            return cached
+        image = future.result()
+        with self._lock:
+            self._images[frame] = image
+            while len(self._images) > self._capacity:
+                self._images.popitem(last=False)
+        return image
 
     def _load(self, frame: int) -> np.ndarray:
         return linear_to_network_rgb(self.geometry.image_to_network(self.linear_rgb(self.plate(frame))))

@@ -15,6 +15,7 @@ import OpenImageIO as oiio
 import pytest
 
 from rmpsam_plugin.cryptomatte import (
+    COVERAGE_FLOOR,
     encode,
     extract_matte,
     find_layers,
@@ -261,7 +262,13 @@ def overlapping_blobs(count: int, seed: int, shape=(72, 96)) -> dict[str, np.nda
     }
 
 
+def floored(mattes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The coverage a Cryptomatte stores: below `COVERAGE_FLOOR` is none."""
+    return {name: np.where(matte < COVERAGE_FLOOR, 0.0, matte) for name, matte in mattes.items()}
+
+
 def normalised(mattes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    mattes = floored(mattes)
     total = np.sum(list(mattes.values()), axis=0)
     scale = 1.0 / np.maximum(total, 1.0)
     return {name: matte * scale for name, matte in mattes.items()}
@@ -310,7 +317,7 @@ def test_encoded_exr_is_float_zip_with_our_manifest(tmp_path):
 
 
 def test_up_to_six_overlapping_mattes_decode_back(tmp_path):
-    mattes = overlapping_blobs(6, seed=1)
+    mattes = floored(overlapping_blobs(6, seed=1))
     overlaps = np.sum([matte > 0 for matte in mattes.values()], axis=0)
     totals = np.sum(list(mattes.values()), axis=0)
     assert overlaps.max() == 6 and totals.max() > 1.0 and (totals[totals > 0] < 1.0).any()
@@ -328,7 +335,7 @@ def test_up_to_six_overlapping_mattes_decode_back(tmp_path):
 
 
 def test_more_than_six_overlapping_mattes_keep_the_six_largest(tmp_path):
-    mattes = overlapping_blobs(9, seed=2)
+    mattes = floored(overlapping_blobs(9, seed=2))
     overlaps = np.sum([matte > 0 for matte in mattes.values()], axis=0)
     assert overlaps.max() == 9
 

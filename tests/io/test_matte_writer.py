@@ -17,7 +17,7 @@ import pytest
 
 from plate_files import write_exr, write_image
 from rmpsam_plugin import __version__
-from rmpsam_plugin.cryptomatte import extract_matte, find_layers, name_to_id
+from rmpsam_plugin.cryptomatte import COVERAGE_FLOOR, extract_matte, find_layers, name_to_id
 from rmpsam_plugin.errors import OutputError
 from rmpsam_plugin.image_reader import read_plate
 from rmpsam_plugin.matte_writer import MatteWriter, OutputFormat, Provenance, sanitise_layer_names
@@ -155,7 +155,7 @@ def test_lossy_compression_only_on_explicit_request(tmp_path):
 
 @pytest.mark.parametrize(("pixel_type", "compression", "message"), [
     ("uint8", "zip", "pixel type"), ("double", "zip", "pixel type"), ("half", "jpeg", "unknown EXR compression"),
-    ("half", "zipp", "unknown EXR compression"),
+    ("half", "zipp", "unknown EXR compression"), ("half", "zip:4", "give the method alone"),
 ])
 def test_output_format_refuses_what_it_cannot_write(pixel_type, compression, message):
     with pytest.raises(ValueError, match=message):
@@ -401,7 +401,25 @@ def test_cryptomatte_is_float32_beside_half_mattes_and_decodes_back(tmp_path):
     total = np.sum(list(mattes.values()), axis=0)
     assert total.max() <= 1.0
     for name, matte in mattes.items():
-        np.testing.assert_allclose(extract_matte(path, "CryptoObject", [name]), matte, atol=1e-6, err_msg=name)
+        stored = np.where(matte < COVERAGE_FLOOR, 0.0, matte)
+        np.testing.assert_allclose(extract_matte(path, "CryptoObject", [name]), stored, atol=1e-6, err_msg=name)
+
+
+def test_a_sigmoid_tail_leaves_the_cryptomatte_background_empty(tmp_path):
+    """A network's matte is 1e-7, not 0, far from the object: the Cryptomatte must not claim those pixels."""
+    display = Window(0, 0, 64, 48)
+    plate = read_plate(plate_file(tmp_path / "plate.0001.exr", display))
+    disc = soft_disc(display, (30, 24), 10)
+    matte = np.maximum(disc, 1e-7).astype(np.float32)
+    path = MatteWriter(tmp_path / "m.####.exr", ["car"], PROVENANCE, cryptomatte_layer="CryptoObject").write(
+        1, {"car": matte}, display, plate)
+    written = ExrFile(path)
+    background = disc < COVERAGE_FLOOR
+    assert background.mean() > 0.5
+    assert (written.channel("CryptoObject00.R")[background] == 0.0).all()  # id 0: the picker finds nothing
+    assert (written.channel("CryptoObject00.G")[background] == 0.0).all()
+    np.testing.assert_allclose(extract_matte(path, "CryptoObject", ["car"])[~background], disc[~background], atol=1e-6)
+    assert (written.channel("car.A") > 0).mean() > 0.99  # the matte layer itself is stored as given
 
 
 def test_cryptomatte_beside_float_mattes_stays_float32(tmp_path):
@@ -416,7 +434,8 @@ def test_cryptomatte_beside_float_mattes_stays_float32(tmp_path):
     assert set(written.pixel_types.values()) == {"float"} and written.attribute("compression") == "zips"
     for name, matte in mattes.items():
         np.testing.assert_array_equal(written.channel(f"{name}.A"), matte)
-        np.testing.assert_allclose(extract_matte(path, "CryptoMatte", [name]), matte, atol=1e-6)
+        stored = np.where(matte < COVERAGE_FLOOR, 0.0, matte)
+        np.testing.assert_allclose(extract_matte(path, "CryptoMatte", [name]), stored, atol=1e-6)
 
 
 def test_cryptomatte_refuses_lossy_compression(tmp_path):

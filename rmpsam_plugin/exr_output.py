@@ -1,0 +1,73 @@
+"""Writing one single-part scanline EXR from named planes, through OpenEXR's own Python bindings.
+
+Why not OpenImageIO, which reads every plate here: a matte file mixes half channels (plate,
+mattes) with 32-bit float ones (Cryptomatte), and OpenImageIO converts such per-channel formats
+on a slow path. Writing the project's real frames (2K, plate + 4 mattes + Cryptomatte) took
+800 ms through it and 400 ms through OpenEXR, whose API takes one numpy plane per channel in the
+type it is stored as, so nothing is interleaved or converted twice. The file layout is the same
+either way (one part, channels sorted by name), so Nuke and every reader see no difference.
+OpenEXR releases the GIL while it compresses, so frames written on different threads overlap.
+
+Compression levels (`zip:4`) are not offered: these bindings cannot set them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import OpenEXR
+
+from rmpsam_plugin.plate_geometry import Window
+
+COMPRESSIONS = {
+    "none": OpenEXR.NO_COMPRESSION,
+    "rle": OpenEXR.RLE_COMPRESSION,
+    "zips": OpenEXR.ZIPS_COMPRESSION,
+    "zip": OpenEXR.ZIP_COMPRESSION,
+    "piz": OpenEXR.PIZ_COMPRESSION,
+    "pxr24": OpenEXR.PXR24_COMPRESSION,
+    "b44": OpenEXR.B44_COMPRESSION,
+    "b44a": OpenEXR.B44A_COMPRESSION,
+    "dwaa": OpenEXR.DWAA_COMPRESSION,
+    "dwab": OpenEXR.DWAB_COMPRESSION,
+}
+PIXEL_DTYPES = {"half": np.float16, "float": np.float32}
+
+
+def _box(window: Window) -> tuple[np.ndarray, np.ndarray]:
+    """OpenEXR's inclusive (min, max) corners of a window."""
+    return (np.array([window.x, window.y], dtype=np.int32),
+            np.array([window.x_end - 1, window.y_end - 1], dtype=np.int32))
+
+
+def write_exr(path: str | Path, channels: Mapping[str, tuple[np.ndarray, str]], *, data_window: Window,
+              display_window: Window, pixel_aspect: float, compression: str,
+              metadata: Mapping[str, object]) -> None:
+    """Write `channels` (name -> (plane covering `data_window`, 'half' or 'float')) to `path`.
+
+    `metadata` values become EXR string, int or float attributes. Raises `RuntimeError` with
+    OpenEXR's message when the file cannot be written, `ValueError` for an unknown compression,
+    pixel type or a plane of the wrong shape, naming the channel.
+    """
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"unknown EXR compression {compression!r}; one of {', '.join(COMPRESSIONS)}")
+    planes = {}
+    for name, (plane, kind) in channels.items():
+        if kind not in PIXEL_DTYPES:
+            raise ValueError(f"channel {name}: pixel type must be one of {sorted(PIXEL_DTYPES)}, not {kind!r}")
+        if np.shape(plane) != data_window.shape:
+            raise ValueError(f"channel {name}: plane of shape {np.shape(plane)} for a {data_window.shape} data window")
+        planes[name] = np.ascontiguousarray(plane, dtype=PIXEL_DTYPES[kind])
+    header = {
+        **metadata,
+        "compression": COMPRESSIONS[compression],
+        "type": OpenEXR.scanlineimage,
+        "lineOrder": OpenEXR.INCREASING_Y,
+        "dataWindow": _box(data_window),
+        "displayWindow": _box(display_window),
+        "pixelAspectRatio": float(pixel_aspect),
+    }
+    with OpenEXR.File(header, planes) as exr_file:
+        exr_file.write(str(path))

@@ -16,7 +16,7 @@ from rmpsam_model.preprocess import InferenceSize
 from rmpsam_plugin.errors import InputError
 from rmpsam_plugin.job.plan import JobPlan, plan_info_for, plan_job
 from rmpsam_plugin.job.progress import ProgressReporter
-from rmpsam_plugin.job.runner import PlateSource
+from rmpsam_plugin.job.plate_source import PlateSource
 from rmpsam_plugin.job.weights import LoadedWeights
 from rmpsam_plugin.plate_geometry import PlateGeometry
 from rmpsam_plugin.prompts import save_prompts

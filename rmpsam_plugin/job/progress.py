@@ -3,12 +3,16 @@
 Render-farm wranglers parse the JSON lines; the event names and fields are part of the
 interface (README "Progress events"): `detect` (prompt-free mode only), `start`, `propagate`,
 `frame`, `skip`, `done`, `error`.
+
+Thread-safe: frames are reported by the threads that write them while the network reports its
+propagation steps, and each event stays one whole line.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from typing import TextIO
 
@@ -23,6 +27,7 @@ class ProgressReporter:
         self.stream = stream or sys.stdout
         self._bar: tqdm | None = None
         self._started = time.monotonic()
+        self._lock = threading.RLock()
 
     def detected(self, frame: int, instances: int, total: int) -> None:
         """Prompt-free mode: one frame searched for instances (before any matte is written)."""
@@ -41,14 +46,16 @@ class ProgressReporter:
             self._bar = tqdm(total=total_frames, unit="frame", desc="mattes", file=sys.stderr, dynamic_ncols=True)
 
     def propagated(self, direction: str, frame: int) -> None:
-        self._emit({"event": "propagate", "direction": direction, "frame": frame})
-        if self._bar is not None:
-            self._bar.set_postfix_str(f"{direction} {frame}", refresh=True)
+        with self._lock:
+            self._emit({"event": "propagate", "direction": direction, "frame": frame})
+            if self._bar is not None:
+                self._bar.set_postfix_str(f"{direction} {frame}", refresh=True)
 
     def frame_written(self, frame: int, path: str, done: int, total: int, skipped: bool = False) -> None:
-        self._emit({"event": "skip" if skipped else "frame", "frame": frame, "path": path, "done": done, "total": total})
-        if self._bar is not None:
-            self._bar.update(1)
+        with self._lock:
+            self._emit({"event": "skip" if skipped else "frame", "frame": frame, "path": path, "done": done, "total": total})
+            if self._bar is not None:
+                self._bar.update(1)
 
     def done(self, written: int, skipped: int, output: str) -> None:
         if self._bar is not None:

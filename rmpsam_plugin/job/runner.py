@@ -2,8 +2,9 @@
 
 The shot is processed segment by segment (cut at keyframes, `PromptSet.segments`), so the frames
 of finished segments are on disk before later ones start. Reads run ahead of the network on a
-background thread, and finishing a frame (upsampling, edge refinement, Cryptomatte, EXR) runs on
-a small pool while the network works on the next segment's frames.
+background thread (`plate_source`), and finishing a frame (upsampling, edge refinement,
+Cryptomatte, EXR) runs on a small pool while the network works on the next segment's frames;
+frames are reported in order as they land on disk.
 
 Resume: every propagation step is kept in a cache folder beside the output (`.rmpsam_cache/`,
 keyed by weights, prompts, plate and the settings that change results), and a frame whose EXR
@@ -16,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections import OrderedDict
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,9 +27,9 @@ import torch
 from rmpsam_model.predictor import RMPSAMPredictor
 from rmpsam_model.preprocess import InferenceGeometry, InferenceSize
 from rmpsam_plugin import __version__
-from rmpsam_plugin.colour import linear_to_network_rgb, to_linear_rgb
-from rmpsam_plugin.image_reader import Plate, read_header, read_plate
+from rmpsam_plugin.image_reader import read_header
 from rmpsam_plugin.job.plan import JobPlan
+from rmpsam_plugin.job.plate_source import KeptPlate, PlateSource
 from rmpsam_plugin.job.progress import ProgressReporter
 from rmpsam_plugin.job.weights import LoadedWeights
 from rmpsam_plugin.matte_writer import MatteWriter, OutputFormat, Provenance
@@ -37,71 +38,10 @@ from rmpsam_plugin.prompts import Keyframe, load_mask, prompts_digest
 from rmpsam_plugin.propagation.engine import InstanceKeyframes, PropagationEngine
 from rmpsam_plugin.propagation.keyframe_decode import NetworkPrompts
 from rmpsam_plugin.propagation.pass_cache import PassCache
-from rmpsam_plugin.refine.edges import EdgeRefineSettings, refine_edges
+from rmpsam_plugin.refine.edges import EdgeRefineSettings, PreparedGuide, refine_edges
 from rmpsam_plugin.refine.temporal import motion_links, stabilise_sequence
 
 CRYPTOMATTE_LAYER = "CryptoObject"
-READ_AHEAD = 3
-NETWORK_IMAGE_CACHE_BYTES = 512 * 2**20  # about 80 frames at the released 1024 px size
-
-
-class PlateSource:
-    """Plates of one job, read on a background thread a few frames ahead of the network.
-
-    Network images are kept (up to `NETWORK_IMAGE_CACHE_BYTES`, least recently used out first):
-    a segment's frames are asked for by the forward pass, the backward pass and the temporal
-    stabiliser, and reading, converting and resizing a 2K plate costs more than a tenth of a
-    second each time. A full-resolution plate is not kept; finishing a frame reads it again.
-    """
-
-    def __init__(self, plan: JobPlan, geometry: PlateGeometry) -> None:
-        self.plan = plan
-        self.geometry = geometry
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plate-reader")
-        self._pending: dict[int, Future] = {}
-        self._images: OrderedDict[int, np.ndarray] = OrderedDict()
-        height, width = geometry.network_hw
-        self._capacity = max(READ_AHEAD + 1, NETWORK_IMAGE_CACHE_BYTES // (height * width * 3 * 4))
-        self._lock = threading.Lock()
-        self._last_frame: int | None = None
-
-    def plate(self, frame: int) -> Plate:
-        return read_plate(self.plan.sequence.path(frame), self.plan.settings.layer, frame=frame)
-
-    def linear_rgb(self, plate: Plate) -> np.ndarray:
-        return to_linear_rgb(plate, self.plan.settings.colour_space)
-
-    def network_image(self, frame: int) -> np.ndarray:
-        """The frame as the network sees it; reading the next frames in the same direction starts now."""
-        with self._lock:
-            direction = 1 if self._last_frame is None or frame >= self._last_frame else -1
-            self._last_frame = frame
-            cached = self._images.get(frame)
-            if cached is not None:
-                self._images.move_to_end(frame)
-            else:
-                future = self._pending.pop(frame, None) or self._pool.submit(self._load, frame)
-            first, last = self.plan.shot_range
-            for ahead in range(1, READ_AHEAD + 1):
-                upcoming = frame + direction * ahead
-                if first <= upcoming <= last and upcoming not in self._pending and upcoming not in self._images:
-                    self._pending[upcoming] = self._pool.submit(self._load, upcoming)
-            for stale in [f for f in self._pending if (f - frame) * direction < 0]:
-                self._pending.pop(stale).cancel()
-        if cached is not None:
-            return cached
-        image = future.result()
-        with self._lock:
-            self._images[frame] = image
-            while len(self._images) > self._capacity:
-                self._images.popitem(last=False)
-        return image
-
-    def _load(self, frame: int) -> np.ndarray:
-        return linear_to_network_rgb(self.geometry.image_to_network(self.linear_rgb(self.plate(frame))))
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def network_prompts(keyframe: Keyframe, geometry: PlateGeometry) -> NetworkPrompts:
@@ -141,6 +81,43 @@ def already_written(path: Path, provenance: Provenance) -> bool:
             and attributes.get("rmpsam/promptsDigest") == provenance.prompts_digest)
 
 
+class FrameTally:
+    """Counts frames written and skipped and reports them in frame order, each as soon as it and
+    every frame before it are on disk (frames are finished on several threads, so a later frame
+    can land first: it is held back until the earlier ones have landed)."""
+
+    def __init__(self, progress: ProgressReporter, total: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.written = self.skipped = 0
+        self._expected: deque[int] = deque()
+        self._landed: dict[int, tuple[Path, bool]] = {}
+        self._lock = threading.Lock()
+
+    def expect(self, frames: range) -> None:
+        with self._lock:
+            self._expected.extend(frames)
+
+    def record(self, frame: int, path: Path, skipped: bool = False) -> None:
+        with self._lock:
+            self._landed[frame] = (path, skipped)
+            while self._expected and self._expected[0] in self._landed:
+                ready = self._expected.popleft()
+                ready_path, ready_skipped = self._landed.pop(ready)
+                if ready_skipped:
+                    self.skipped += 1
+                else:
+                    self.written += 1
+                self.progress.frame_written(ready, str(ready_path), self.written + self.skipped, self.total,
+                                            skipped=ready_skipped)
+
+
+def _raise_first_failure(futures: list[Future]) -> None:
+    for future in futures:
+        if future.done() and not future.cancelled() and future.exception() is not None:
+            raise future.exception()
+
+
 class JobRunner:
     def __init__(self, plan: JobPlan, weights: LoadedWeights, progress: ProgressReporter) -> None:
         settings = plan.settings
@@ -160,7 +137,7 @@ class JobRunner:
             cryptomatte_layer=CRYPTOMATTE_LAYER if settings.cryptomatte else None,
             passthrough_layer=settings.layer if settings.passthrough else None,
         )
-        self.plates = PlateSource(plan, self.geometry)
+        self.plates = PlateSource(plan, self.geometry, keep_plates=True)
         instances = [
             InstanceKeyframes(track.name, {frame: network_prompts(kf, self.geometry) for frame, kf in track.keyframes.items()})
             for track in plan.prompts.instances
@@ -172,29 +149,46 @@ class JobRunner:
 
     def run(self) -> int:
         first, last = self.plan.write_range
-        total = last - first + 1
         if self.plan.settings.threads:
             torch.set_num_threads(self.plan.settings.threads)
-        self.progress.start(total, instances=self.plan.prompts.names, output=self.plan.settings.output)
-        written = skipped = 0
+        self.progress.start(last - first + 1, instances=self.plan.prompts.names, output=self.plan.settings.output)
+        tally = FrameTally(self.progress, last - first + 1)
+        finishing: list[Future] = []
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="matte-writer") as finishers:
             try:
                 for segment_first, segment_last in self._segments():
+                    _raise_first_failure(finishing)  # a frame that could not be written stops the job here
                     frames = range(segment_first, segment_last + 1)
                     todo = [f for f in frames if not already_written(self.writer.path(f), self.provenance)]
+                    tally.expect(frames)
                     for frame in sorted(set(frames) - set(todo)):
-                        skipped += 1
-                        self.progress.frame_written(frame, str(self.writer.path(frame)), written + skipped, total, skipped=True)
+                        tally.record(frame, self.writer.path(frame), skipped=True)
                     if not todo:
                         continue
                     logits = self._segment_logits(min(todo), max(todo))
-                    for frame, path in zip(todo, finishers.map(lambda f: self._finish(f, logits), todo)):
-                        written += 1
-                        self.progress.frame_written(frame, str(path), written + skipped, total)
+                    for frame in todo:  # finished while the network works on the next segment
+                        kept = self.plates.kept_plate(frame)
+                        finishing.append(finishers.submit(self._finish_and_record, frame, logits, kept, tally))
+                    self.plates.drop_kept(through=segment_last)
+                for future in finishing:
+                    future.result()
+            except BaseException as error:
+                # An error (a corrupt plate in the next segment...) leaves the frames already
+                # computed to be written as the pool closes; an interrupt stops at once.
+                if not isinstance(error, Exception):
+                    for future in finishing:
+                        future.cancel()
+                raise
             finally:
                 self.plates.close()
-        self.progress.done(written, skipped, self.plan.settings.output)
-        return written
+        self.progress.done(tally.written, tally.skipped, self.plan.settings.output)
+        return tally.written
+
+    def _finish_and_record(self, frame: int, logits: dict[int, dict[str, torch.Tensor]], kept: KeptPlate | None,
+                           tally: "FrameTally") -> Path:
+        path = self._finish(frame, logits, kept)
+        tally.record(frame, path)
+        return path
 
     def _segments(self) -> list[tuple[int, int]]:
         first, last = self.plan.write_range
@@ -225,25 +219,33 @@ class JobRunner:
                     np.ascontiguousarray(plane, dtype=np.float32))
         return stabilised
 
-    def _finish(self, frame: int, logits: dict[int, dict[str, torch.Tensor]]) -> Path:
-        """Full-resolution mattes of one frame, refined against its plate, written to disk."""
-        plate = self.plates.plate(frame)
-        guide = self.plates.linear_rgb(plate) if self.plan.settings.refine_edges else None
+    def _finish(self, frame: int, logits: dict[int, dict[str, torch.Tensor]], kept: KeptPlate | None) -> Path:
+        """Full-resolution mattes of one frame, refined against its plate (read now if not kept), written to disk."""
+        plate = kept.plate if kept else self.plates.read(frame)
+        guide = None
+        if self.plan.settings.refine_edges:
+            guide = self._edge_guide(kept.linear_rgb if kept else self.plates.linear_rgb(plate))
         mattes = {name: self._full_resolution(plane, guide) for name, plane in logits[frame].items()}
         return self.writer.write(frame, mattes, self.geometry.frame_window, plate)
 
-    def _full_resolution(self, plane: torch.Tensor, guide: np.ndarray | None) -> np.ndarray:
+    def _edge_guide(self, linear_rgb: np.ndarray) -> PreparedGuide:
+        """The plate prepared once per frame for every instance's edge refinement.
+
+        Logits come at stride 4 or, after stabilisation, at the network size, but they hold no
+        more detail than the stride-4 decode either way: the refinement is set for the stride-4 step.
+        """
+        resized_h, resized_w = self.network_geometry.resized_hw
+        factor = max(linear_rgb.shape[0] / (resized_h / 4), linear_rgb.shape[1] / (resized_w / 4))
+        return PreparedGuide.from_plate(linear_rgb, EdgeRefineSettings.for_upsampling(factor))
+
+    def _full_resolution(self, plane: torch.Tensor, guide: PreparedGuide | None) -> np.ndarray:
         """Logits at stride 4 (or at the network size, after stabilisation) -> a soft matte over
         the frame window, squeezed back for anamorphic plates."""
         at_network_size = tuple(plane.shape[-2:]) == tuple(self.geometry.network_hw)
         if guide is not None:
             resized_h, resized_w = self.network_geometry.resized_hw
             extent = plane.shape if at_network_size else (resized_h / 4, resized_w / 4)
-            # Stabilised logits come at the network size but hold no more detail than the
-            # stride-4 decode they were made from: refine for the stride-4 step either way.
-            factor = max(guide.shape[0] / (resized_h / 4), guide.shape[1] / (resized_w / 4))
-            settings = EdgeRefineSettings.for_upsampling(factor)
-            return refine_edges(plane.numpy(), guide, logits=True, low_res_extent=extent, settings=settings)
+            return refine_edges(plane.numpy(), guide, logits=True, low_res_extent=extent)
         network_logits = plane if at_network_size else self.network_geometry.logits_to_original(plane[None])[0]
         frame_logits = self.geometry.matte_to_frame(network_logits.numpy().astype(np.float32))
         return (1.0 / (1.0 + np.exp(-np.clip(frame_logits, -30, 30)))).astype(np.float32)

@@ -1,0 +1,118 @@
+"""A job's plates: read on a background thread ahead of the network, kept while they are needed.
+
+Reading, colour-converting and resizing a 2K plate costs more than a tenth of a second, and a job
+asks for each frame several times: the forward pass, the backward pass and the temporal
+stabiliser want the network image, and finishing the frame (edge refinement, passthrough) wants
+the full-resolution plate. Both are kept within byte budgets, so a frame is normally read once:
+- network images: least recently used out first, `NETWORK_IMAGE_CACHE_BYTES`;
+- full-resolution plates and their scene-linear RGB (when `keep_plates`): kept from the read
+  that made the network image until `kept_plate` hands them to the finishing step,
+  `PLATE_CACHE_BYTES` at most; a plate that did not fit is read again when its frame is finished.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from rmpsam_plugin.colour import linear_to_network_rgb, to_linear_rgb
+from rmpsam_plugin.image_reader import Plate, read_plate
+from rmpsam_plugin.job.plan import JobPlan
+from rmpsam_plugin.plate_geometry import PlateGeometry
+
+READ_AHEAD = 3
+NETWORK_IMAGE_CACHE_BYTES = 512 * 2**20  # about 80 frames at the released 1024 px size
+PLATE_CACHE_BYTES = 1024 * 2**20  # about 16 frames at 2K (RGBA plate and linear RGB), 4 at 4K
+
+
+@dataclass(frozen=True)
+class KeptPlate:
+    """A frame's plate as read, and its scene-linear RGB (the edge refinement's guide)."""
+
+    plate: Plate
+    linear_rgb: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return self.plate.pixels.nbytes + self.linear_rgb.nbytes
+
+
+class PlateSource:
+    """Plates and network images of one job, by frame number."""
+
+    def __init__(self, plan: JobPlan, geometry: PlateGeometry, *, keep_plates: bool = False) -> None:
+        self.plan = plan
+        self.geometry = geometry
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plate-reader")
+        self._pending: dict[int, Future] = {}
+        self._images: OrderedDict[int, np.ndarray] = OrderedDict()
+        height, width = geometry.network_hw
+        self._image_capacity = max(READ_AHEAD + 1, NETWORK_IMAGE_CACHE_BYTES // (height * width * 3 * 4))
+        self._plates: dict[int, KeptPlate] = {}
+        self._plate_budget = PLATE_CACHE_BYTES if keep_plates else 0
+        self._lock = threading.Lock()
+        self._last_frame: int | None = None
+
+    def read(self, frame: int) -> Plate:
+        """The frame's plate, read from disk now."""
+        return read_plate(self.plan.sequence.path(frame), self.plan.settings.layer, frame=frame)
+
+    def kept_plate(self, frame: int) -> KeptPlate | None:
+        """The plate kept from the frame's first read, handed over (not kept any longer); None if not kept."""
+        with self._lock:
+            return self._plates.pop(frame, None)
+
+    def drop_kept(self, through: int) -> None:
+        """Forget kept plates of frames up to `through`: segments are written in frame order, so
+        those are margins or frames already finished, and no finishing step will ask for them."""
+        with self._lock:
+            for frame in [f for f in self._plates if f <= through]:
+                del self._plates[frame]
+
+    def linear_rgb(self, plate: Plate) -> np.ndarray:
+        return to_linear_rgb(plate, self.plan.settings.colour_space)
+
+    def network_image(self, frame: int) -> np.ndarray:
+        """The frame as the network sees it; reading the next frames in the same direction starts now."""
+        with self._lock:
+            direction = 1 if self._last_frame is None or frame >= self._last_frame else -1
+            self._last_frame = frame
+            cached = self._images.get(frame)
+            if cached is not None:
+                self._images.move_to_end(frame)
+            else:
+                future = self._pending.pop(frame, None) or self._pool.submit(self._load, frame)
+            first, last = self.plan.shot_range
+            for ahead in range(1, READ_AHEAD + 1):
+                upcoming = frame + direction * ahead
+                if first <= upcoming <= last and upcoming not in self._pending and upcoming not in self._images:
+                    self._pending[upcoming] = self._pool.submit(self._load, upcoming)
+            for stale in [f for f in self._pending if (f - frame) * direction < 0]:
+                self._pending.pop(stale).cancel()
+        return cached if cached is not None else future.result()
+
+    def _load(self, frame: int) -> np.ndarray:
+        plate = self.read(frame)
+        linear = self.linear_rgb(plate)
+        self._keep(frame, KeptPlate(plate, linear))
+        image = linear_to_network_rgb(self.geometry.image_to_network(linear))
+        with self._lock:  # cached here, not by the caller: a read-ahead nobody waited for still counts
+            self._images[frame] = image
+            while len(self._images) > self._image_capacity:
+                self._images.popitem(last=False)
+        return image
+
+    def _keep(self, frame: int, kept: KeptPlate) -> None:
+        with self._lock:
+            used = sum(other.nbytes for other in self._plates.values())
+            if used + kept.nbytes <= self._plate_budget:
+                self._plates[frame] = kept
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            self._plates.clear()

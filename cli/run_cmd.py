@@ -18,6 +18,7 @@ from rmpsam_plugin.errors import InputError, OutputError
 from rmpsam_plugin.job.plan import plan_job
 from rmpsam_plugin.job.progress import ProgressReporter
 from rmpsam_plugin.job.settings import RunSettings
+from rmpsam_plugin.matte_writer import DEFAULT_COMPRESSION, LOSSLESS_COMPRESSIONS, LOSSY_COMPRESSIONS, PIXEL_TYPES
 from rmpsam_plugin.propagation.engine import BLENDS
 from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER, TRACKERS
 
@@ -41,6 +42,10 @@ from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER, TRACKERS
 @click.option("--colour-space", help="Colour space of the plate (default: from the file; EXR = scene-linear Rec.709).")
 @click.option("--cryptomatte/--no-cryptomatte", default=True, show_default=True, help="Also write a Cryptomatte of all instances.")
 @click.option("--passthrough", is_flag=True, help="Copy the plate's channels into the output files.")
+@click.option("--compression", type=click.Choice(LOSSLESS_COMPRESSIONS + LOSSY_COMPRESSIONS), default=DEFAULT_COMPRESSION,
+              show_default=True, help="EXR compression of the output files; lossy ones need --no-cryptomatte.")
+@click.option("--matte-type", "pixel_type", type=click.Choice(PIXEL_TYPES), default="half", show_default=True,
+              help="Pixel type of the matte layers (the Cryptomatte is always 32-bit float).")
 @click.option("--weights", type=click.Path(path_type=Path), help="Weights file (default: configured, else the shipped model).")
 @click.option("--tracker", type=click.Choice(sorted(TRACKERS)), default=DEFAULT_TRACKER, show_default=True,
               help="How instances are carried between frames.")
@@ -52,18 +57,22 @@ from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER, TRACKERS
 @click.option("--progress", type=click.Choice(["bar", "json", "none"]), default="bar", show_default=True,
               help="A bar for people, JSON lines on stdout for machines.")
 def run(plate, prompts_path, auto, classes, min_score, output, frames, segment, instances, size, device, threads, layer, colour_space,
-        cryptomatte, passthrough, weights, tracker, blend, refine_edges, temporal, dry_run, progress) -> None:
+        cryptomatte, passthrough, compression, pixel_type, weights, tracker, blend, refine_edges, temporal, dry_run,
+        progress) -> None:
     """Matte every prompted instance of PLATE (a sequence pattern: shot.####.exr, shot.%04d.exr...)."""
     if auto == (prompts_path is not None):
         raise click.UsageError("give either --prompts FILE or --auto --classes NAMES")
     if auto and not classes:
         raise click.UsageError("--auto needs --classes (e.g. --classes car,person)")
+    if cryptomatte and compression in LOSSY_COMPRESSIONS:
+        raise click.UsageError(f"--compression {compression} is lossy and would change the Cryptomatte's ID bits: "
+                               f"choose one of {', '.join(LOSSLESS_COMPRESSIONS)}, or add --no-cryptomatte")
     settings = RunSettings(
         plate=plate, prompts=prompts_path, output=output, frames=frames, segment=segment,
         instances=tuple(name.strip() for name in instances.split(",")) if instances else None,
         size=size, device=device, threads=threads, layer=layer, colour_space=colour_space,
         cryptomatte=cryptomatte, passthrough=passthrough, weights=weights, tracker=tracker, blend=blend,
-        refine_edges=refine_edges, temporal=temporal, min_score=min_score,
+        refine_edges=refine_edges, temporal=temporal, min_score=min_score, compression=compression, pixel_type=pixel_type,
         auto_classes=tuple(name.strip() for name in classes.split(",")) if auto else None,
     )
     reporter = ProgressReporter(progress)

@@ -105,3 +105,35 @@ def test_keyframe_matte_is_the_keyframe_decode(shot_dir, tiny_weights, tmp_path)
     ours, theirs = read_layers(long_run / f"m.{keyframe}.exr"), read_layers(single / f"m.{keyframe}.exr")
     for instance in prompts.names:
         np.testing.assert_array_equal(ours[f"{instance}.A"], theirs[f"{instance}.A"])
+
+
+def file_format(path) -> tuple[str, dict[str, str]]:
+    """(compression, channel -> pixel type) of an EXR, as OpenImageIO reads its header."""
+    image = oiio.ImageInput.open(str(path))
+    spec = image.spec()
+    image.close()
+    kinds = spec.channelformats or (spec.format,) * spec.nchannels
+    return spec.getattribute("compression"), {name: str(kind) for name, kind in zip(spec.channelnames, kinds)}
+
+
+def test_compression_and_matte_type_are_choosable(shot_dir, tiny_weights, tmp_path):
+    result = run_cli(*base_args(shot_dir, tiny_weights, tmp_path), "--segment", "1001-1004",
+                     "--compression", "piz", "--matte-type", "float", "--progress", "none")
+    assert result.returncode == 0, result.stderr
+    compression, kinds = file_format(tmp_path / "m.1002.exr")
+    assert compression == "piz"
+    assert set(kinds.values()) == {"float"} and any(name.startswith("CryptoObject") for name in kinds)
+
+
+def test_lossy_compression_needs_the_cryptomatte_off(shot_dir, tiny_weights, tmp_path):
+    refused = run_cli(*base_args(shot_dir, tiny_weights, tmp_path), "--compression", "dwaa", "--progress", "none")
+    assert refused.returncode == 2
+    assert "--compression dwaa is lossy" in refused.stderr and "--no-cryptomatte" in refused.stderr
+    assert list(tmp_path.glob("m.*.exr")) == []
+
+    result = run_cli(*base_args(shot_dir, tiny_weights, tmp_path), "--segment", "1001-1004", "--compression", "dwaa",
+                     "--no-cryptomatte", "--progress", "none")
+    assert result.returncode == 0, result.stderr
+    compression, kinds = file_format(tmp_path / "m.1003.exr")
+    assert compression == "dwaa" and set(kinds.values()) == {"half"}
+    assert not any(name.startswith("CryptoObject") for name in kinds)

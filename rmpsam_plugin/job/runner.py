@@ -114,8 +114,8 @@ class FrameTally:
 
 def _raise_first_failure(futures: list[Future]) -> None:
     for future in futures:
-        if future.done() and not future.cancelled() and future.exception() is not None:
-            raise future.exception()
+        if future.done() and not future.cancelled():
+            future.result()  # raises the finishing step's error, if it had one
 
 
 class JobRunner:
@@ -185,7 +185,7 @@ class JobRunner:
         return tally.written
 
     def _finish_and_record(self, frame: int, logits: dict[int, dict[str, torch.Tensor]], kept: KeptPlate | None,
-                           tally: "FrameTally") -> Path:
+                           tally: FrameTally) -> Path:
         path = self._finish(frame, logits, kept)
         tally.record(frame, path)
         return path

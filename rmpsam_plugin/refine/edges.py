@@ -111,9 +111,7 @@ class PreparedGuide:
 
     @classmethod
     def from_plate(cls, plate_rgb: np.ndarray, settings: EdgeRefineSettings) -> "PreparedGuide":
-        if plate_rgb.ndim != 3 or plate_rgb.shape[2] != 3:
-            raise ValueError(f"plate_rgb must be (H, W, 3), got {plate_rgb.shape}")
-        height, width = plate_rgb.shape[:2]
+        height, width = _plate_shape(plate_rgb)
         step = settings.subsample
         full = _pad_to_multiple(np.clip(plate_rgb.astype(np.float32, copy=False), 0.0, 1.0), step)
         if not settings.colour_guide:
@@ -148,10 +146,8 @@ def refine_edges(
     if prepared is not None:
         height, width = prepared.plate_shape
         settings = prepared.settings
-    elif plate_rgb.ndim != 3 or plate_rgb.shape[2] != 3:
-        raise ValueError(f"plate_rgb must be (H, W, 3), got {plate_rgb.shape}")
     else:
-        height, width = plate_rgb.shape[:2]
+        height, width = _plate_shape(plate_rgb)
     extent = low_res_extent if low_res_extent is not None else low_res.shape
     if settings is None:
         settings = EdgeRefineSettings.for_upsampling(max(height / extent[0], width / extent[1]))
@@ -174,6 +170,12 @@ def refine_edges(
     coefficients = weighted_guided_filter_coefficients(guide_work, label, weight, radius_work, settings.eps)
     _evaluate_in_band(result, np.dstack([coefficients, blend]), guide, step)
     return result
+
+
+def _plate_shape(plate_rgb: np.ndarray) -> tuple[int, int]:
+    if plate_rgb.ndim != 3 or plate_rgb.shape[2] != 3:
+        raise ValueError(f"plate_rgb must be (H, W, 3), got {plate_rgb.shape}")
+    return plate_rgb.shape[0], plate_rgb.shape[1]
 
 
 def weighted_guided_filter_coefficients(

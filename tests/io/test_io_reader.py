@@ -1,9 +1,11 @@
 """Reading plates: formats, layers, windows, pixel aspect, bad files, NaN/Inf."""
 
 import numpy as np
+import OpenImageIO as oiio
 import pytest
 
 from plate_files import truncate, write_exr, write_image, write_multipart
+from rmpsam_plugin import image_reader
 from rmpsam_plugin.errors import LayerNotFoundError, PlateError
 from rmpsam_plugin.image_reader import LARGE_FINITE, read_header, read_plate
 from rmpsam_plugin.plate_geometry import Window
@@ -166,3 +168,57 @@ def test_a_file_without_read_permission_is_named_as_such(tmp_path, monkeypatch):
     with pytest.raises(PlateError, match=r"permission denied: cannot read .*locked\.0003\.exr") as caught:
         read_header(path, frame=3)
     assert caught.value.frame == 3
+
+
+def _plates_both_ways(monkeypatch, path, **options):
+    """The plate as read (OpenEXR's whole-file path where it applies) and through OpenImageIO alone."""
+    fast = read_plate(path, **options)
+    with monkeypatch.context() as patched:
+        patched.setattr(image_reader, "_layer_is_whole_file", lambda *args: False)
+        slow = read_plate(path, **options)
+    return fast, slow
+
+
+@pytest.mark.parametrize("options", [
+    {"pixel_type": "half"},
+    {"pixel_type": "float", "compression": "piz"},
+    {"pixel_type": "half", "compression": "dwaa"},
+    {"pixel_type": "half", "compression": "pxr24", "channels": ("R", "G", "B")},
+    {"pixel_type": "float", "data_window": Window(-6, -3, 52, 30), "display_window": Window(0, 0, 40, 24)},
+    {"pixel_type": "half", "data_window": Window(5, 4, 20, 10), "display_window": Window(0, 0, 40, 24)},
+    {"pixel_type": "half", "channels": ("beauty.R", "beauty.G", "beauty.B")},
+])
+def test_openexr_and_openimageio_read_identical_pixels(tmp_path, monkeypatch, options):
+    channels = options.pop("channels", ("R", "G", "B", "A"))
+    window = options.get("data_window") or Window(0, 0, 40, 24)
+    pixels = _ramp(window.height, window.width, len(channels))
+    middle = (window.height // 2, window.width // 2)
+    pixels[middle + (0,)], pixels[middle[0] + 1, middle[1], 1] = np.nan, np.inf  # inside every window
+    path = write_exr(tmp_path / "p.exr", pixels, channels=channels, **options)
+    layer = "beauty" if channels[0].startswith("beauty") else "rgba"
+    header = read_header(path)
+    assert image_reader._layer_is_whole_file(header, _spec(path), header.layers[layer])
+    for overscan in (False, True):
+        fast, slow = _plates_both_ways(monkeypatch, path, layer=layer, overscan=overscan)
+        np.testing.assert_array_equal(fast.pixels, slow.pixels)
+        assert fast.window == slow.window and fast.nonfinite_count == slow.nonfinite_count
+        assert fast.nonfinite_count == (0 if options.get("compression") == "dwaa" else 2)  # DWA drops them
+
+
+def test_only_whole_file_layers_take_the_openexr_path(tmp_path):
+    pixels = _ramp(channels=7)
+    layered = write_exr(tmp_path / "l.exr", pixels, channels=("R", "G", "B", "A", "beauty.R", "beauty.G", "beauty.B"))
+    tiled = write_exr(tmp_path / "t.exr", _ramp(), tile=(16, 16))
+    parts = write_multipart(tmp_path / "m.exr", [("rgba", ("R", "G", "B", "A"), _ramp())])
+    png = write_image(tmp_path / "p.png", _ramp(channels=3))
+    for path, layer in ((layered, "rgba"), (layered, "beauty"), (tiled, "rgba"), (parts, "rgba"), (png, "rgba")):
+        header = read_header(path)
+        assert not image_reader._layer_is_whole_file(header, _spec(path), header.layers[layer]), (path, layer)
+
+
+def _spec(path):
+    image_input = oiio.ImageInput.open(str(path))
+    try:
+        return image_input.spec()
+    finally:
+        image_input.close()

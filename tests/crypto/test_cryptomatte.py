@@ -14,6 +14,7 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
+from rmpsam_plugin import cryptomatte_encoder
 from rmpsam_plugin.cryptomatte import (
     COVERAGE_FLOOR,
     encode,
@@ -368,6 +369,22 @@ def test_rank_channels_are_sorted_and_empty_ranks_are_id_zero(tmp_path):
         assert (ids[coverage == 0.0] == 0).all()
         assert set(np.unique(ids[coverage > 0.0])) <= {name_to_id(name).hash for name in mattes}
     assert (coverages[:, 0, 0] == 0.0).all(), "a corner no blob reaches must be empty"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ranks_equal_a_per_pixel_stable_sort_even_with_ties(seed):
+    """The vectorised ranking against the plainest definition: each pixel's coverages sorted
+    descending, ties to the matte given first, IDs zero where the coverage is."""
+    rng = np.random.default_rng(seed)
+    count, levels = int(rng.integers(2, 8)), int(rng.choice([2, 4, 6]))
+    coverage = rng.choice(np.array([0.0, 0.0, 0.125, 0.25, 0.5], np.float32), size=(count, 9, 11))  # many ties
+    ids = rng.random(count).astype(np.float32) + 0.5
+    rank_ids, rank_coverage = cryptomatte_encoder._rank(coverage, ids, levels)
+    for y, x in np.ndindex(coverage.shape[1:]):
+        order = sorted(range(count), key=lambda index: -coverage[index, y, x])[:levels]  # sorted() is stable
+        expected = [coverage[index, y, x] for index in order] + [0.0] * (levels - len(order))
+        expected_ids = [ids[index] if coverage[index, y, x] > 0 else 0.0 for index in order] + [0.0] * (levels - len(order))
+        assert list(rank_coverage[:, y, x]) == expected and list(rank_ids[:, y, x]) == expected_ids, (y, x)
 
 
 def test_half_float_storage_destroys_ids_which_is_why_it_is_refused(tmp_path):

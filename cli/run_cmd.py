@@ -38,6 +38,9 @@ from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER, TRACKERS
 @click.option("--size", type=int, help="Long side of the network image in pixels (default: the weights' own).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option("--threads", type=int, help="CPU threads for the network.")
+@click.option("--feature-cache-gib", type=click.FloatRange(min=0), default=4.0, show_default=True,
+              help="Memory for the network's per-frame features (35 MB a frame at the released size): a segment "
+                   "longer than fits recomputes some on its backward pass; same mattes either way.")
 @click.option("--layer", default="rgba", show_default=True, help="Input layer of the plate (rgba, beauty...).")
 @click.option("--colour-space", help="Colour space of the plate (default: from the file; EXR = scene-linear Rec.709).")
 @click.option("--cryptomatte/--no-cryptomatte", default=True, show_default=True, help="Also write a Cryptomatte of all instances.")
@@ -56,7 +59,8 @@ from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER, TRACKERS
 @click.option("--dry-run", is_flag=True, help="Check everything and print the plan; compute nothing.")
 @click.option("--progress", type=click.Choice(["bar", "json", "none"]), default="bar", show_default=True,
               help="A bar for people, JSON lines on stdout for machines.")
-def run(plate, prompts_path, auto, classes, min_score, output, frames, segment, instances, size, device, threads, layer, colour_space,
+def run(plate, prompts_path, auto, classes, min_score, output, frames, segment, instances, size, device, threads,
+        feature_cache_gib, layer, colour_space,
         cryptomatte, passthrough, compression, pixel_type, weights, tracker, blend, refine_edges, temporal, dry_run,
         progress) -> None:
     """Matte every prompted instance of PLATE (a sequence pattern: shot.####.exr, shot.%04d.exr...)."""
@@ -70,7 +74,7 @@ def run(plate, prompts_path, auto, classes, min_score, output, frames, segment, 
     settings = RunSettings(
         plate=plate, prompts=prompts_path, output=output, frames=frames, segment=segment,
         instances=tuple(name.strip() for name in instances.split(",")) if instances else None,
-        size=size, device=device, threads=threads, layer=layer, colour_space=colour_space,
+        size=size, device=device, threads=threads, feature_cache_gib=feature_cache_gib, layer=layer, colour_space=colour_space,
         cryptomatte=cryptomatte, passthrough=passthrough, weights=weights, tracker=tracker, blend=blend,
         refine_edges=refine_edges, temporal=temporal, min_score=min_score, compression=compression, pixel_type=pixel_type,
         auto_classes=tuple(name.strip() for name in classes.split(",")) if auto else None,
@@ -81,10 +85,11 @@ def run(plate, prompts_path, auto, classes, min_score, output, frames, segment, 
         if dry_run and not auto:
             _print_plan(plan.summary(), progress)
             return
-        from rmpsam_plugin.job.runner import JobRunner
+        from rmpsam_plugin.job.runner import JobRunner, job_predictor
         from rmpsam_plugin.job.weights import load_job_weights
 
         loaded = load_job_weights(weights)
+        predictor = None
         if auto:
             from rmpsam_plugin.job.auto import check_classes, plan_with_found_instances
 
@@ -92,8 +97,9 @@ def run(plate, prompts_path, auto, classes, min_score, output, frames, segment, 
             if dry_run:  # instances are only known after detection, which is computing
                 _print_plan(plan.summary(), progress)
                 return
-            plan = plan_with_found_instances(plan, loaded, reporter)
-        JobRunner(plan, loaded, reporter).run()
+            predictor = job_predictor(plan.settings, loaded)  # detection's features serve the job too
+            plan = plan_with_found_instances(plan, loaded, reporter, predictor)
+        JobRunner(plan, loaded, reporter, predictor).run()
     except (InputError, CheckpointError) as error:
         _fail(reporter, error, exit_codes.BAD_INPUT)
     except OutputError as error:

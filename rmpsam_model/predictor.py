@@ -67,7 +67,8 @@ class RMPSAMPredictor:
         autocast_dtype: torch.dtype | None = None,
         class_names: Sequence[str] | None = None,
         thing_flags: Sequence[bool] | None = None,
-        max_cached_frames: int = 64,
+        max_cached_frames: int | None = 64,
+        max_cached_bytes: int | None = None,
     ) -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
@@ -76,6 +77,7 @@ class RMPSAMPredictor:
         self.class_names = list(class_names) if class_names is not None else None
         self.thing_flags = list(thing_flags) if thing_flags is not None else None
         self.max_cached_frames = max_cached_frames
+        self.max_cached_bytes = max_cached_bytes
         self._frames: OrderedDict[Hashable, tuple[torch.Tensor, InferenceGeometry]] = OrderedDict()
         # The prompt adapter's projected pixel keys/values of the frames clicked on last: they are
         # about four times the size of the features, so only a couple are kept (interactive
@@ -104,17 +106,29 @@ class RMPSAMPredictor:
 
     def add_frame(self, key: Hashable, image: np.ndarray) -> None:
         """Cache one frame's features under `key` (a frame number, say). The least recently used
-        frame is forgotten once `max_cached_frames` are held: a shot's propagation visits frames
-        forward and then backward, so recent frames are the ones asked for again."""
+        frame is forgotten once more than `max_cached_frames` are held, or their features take
+        more than `max_cached_bytes` (the newest frame is always kept): a shot's propagation visits
+        frames forward and then backward, so recent frames are the ones asked for again."""
         geometry = InferenceGeometry.for_image(image.shape[0], image.shape[1], self.size)
         with self._inference_context():
             features = self.model.extract_features(prepare_image(image, geometry)[None].to(self.device)).float()
         self._frames[key] = (features, geometry)
         self._frames.move_to_end(key)
         self._pixel_keys.pop(key, None)
-        while len(self._frames) > self.max_cached_frames:
+        while len(self._frames) > 1 and (self._over_frame_limit() or self._over_byte_budget()):
             forgotten, _ = self._frames.popitem(last=False)
             self._pixel_keys.pop(forgotten, None)
+
+    def _over_frame_limit(self) -> bool:
+        return self.max_cached_frames is not None and len(self._frames) > self.max_cached_frames
+
+    def _over_byte_budget(self) -> bool:
+        return self.max_cached_bytes is not None and self.cached_feature_bytes > self.max_cached_bytes
+
+    @property
+    def cached_feature_bytes(self) -> int:
+        """Memory held by cached feature maps (on the predictor's device)."""
+        return sum(features.element_size() * features.nelement() for features, _ in self._frames.values())
 
     def has_frame(self, key: Hashable) -> bool:
         return key in self._frames

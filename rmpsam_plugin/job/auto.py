@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import torch
+
 from rmpsam_model.predictor import RMPSAMPredictor
-from rmpsam_model.preprocess import InferenceSize
 from rmpsam_plugin.errors import InputError
 from rmpsam_plugin.job.plan import JobPlan, plan_info_for, plan_job
 from rmpsam_plugin.job.progress import ProgressReporter
@@ -35,13 +36,18 @@ def check_classes(plan: JobPlan, weights: LoadedWeights) -> list[int]:
         raise InputError(str(error)) from None
 
 
-def plan_with_found_instances(plan: JobPlan, weights: LoadedWeights, progress: ProgressReporter) -> JobPlan:
-    """Detect and link instances over the shot, save them as prompts, and plan the job on them."""
+def plan_with_found_instances(plan: JobPlan, weights: LoadedWeights, progress: ProgressReporter,
+                              predictor: RMPSAMPredictor) -> JobPlan:
+    """Detect and link instances over the shot, save them as prompts, and plan the job on them.
+
+    `predictor` (from `job_predictor`) is the one the job then runs: the features computed here
+    stay in its cache, so frames that fit its budget go through the backbone once, not twice.
+    """
     settings = plan.settings
     wanted = check_classes(plan, weights)
-    size = InferenceSize(settings.size, settings.size) if settings.size else weights.inference_size
-    geometry = PlateGeometry.for_plate(plan.header.display_window, plan.header.pixel_aspect, size)
-    predictor = RMPSAMPredictor(weights.model, size, device=settings.device, max_cached_frames=4)
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    geometry = PlateGeometry.for_plate(plan.header.display_window, plan.header.pixel_aspect, predictor.size)
     plates = PlateSource(plan, geometry)
     frames = list(range(plan.shot_range[0], plan.shot_range[1] + 1))
     try:

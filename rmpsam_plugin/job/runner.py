@@ -31,6 +31,7 @@ from rmpsam_plugin.image_reader import read_header
 from rmpsam_plugin.job.plan import JobPlan
 from rmpsam_plugin.job.plate_source import KeptPlate, PlateSource
 from rmpsam_plugin.job.progress import ProgressReporter
+from rmpsam_plugin.job.settings import RunSettings
 from rmpsam_plugin.job.weights import LoadedWeights
 from rmpsam_plugin.matte_writer import MatteWriter, OutputFormat, Provenance
 from rmpsam_plugin.plate_geometry import PlateGeometry
@@ -42,6 +43,19 @@ from rmpsam_plugin.refine.edges import EdgeRefineSettings, PreparedGuide, refine
 from rmpsam_plugin.refine.temporal import motion_links, stabilise_sequence
 
 CRYPTOMATTE_LAYER = "CryptoObject"
+
+
+def job_predictor(settings: RunSettings, weights: LoadedWeights) -> RMPSAMPredictor:
+    """The predictor a job (and its `--auto` detection pass) runs the network through.
+
+    Its feature cache is bounded in bytes, not frames: at the released size one frame's features
+    are 35 MB, so a 256-frame segment would hold 9 GB (on the GPU, with `--device cuda`). A
+    segment longer than the budget still gives the same mattes; its backward pass recomputes the
+    features that were let go.
+    """
+    size = InferenceSize(settings.size, settings.size) if settings.size else weights.inference_size
+    return RMPSAMPredictor(weights.model, size, device=settings.device, max_cached_frames=None,
+                           max_cached_bytes=int(settings.feature_cache_gib * 2**30))
 
 
 def network_prompts(keyframe: Keyframe, geometry: PlateGeometry) -> NetworkPrompts:
@@ -119,14 +133,17 @@ def _raise_first_failure(futures: list[Future]) -> None:
 
 
 class JobRunner:
-    def __init__(self, plan: JobPlan, weights: LoadedWeights, progress: ProgressReporter) -> None:
+    def __init__(self, plan: JobPlan, weights: LoadedWeights, progress: ProgressReporter,
+                 predictor: RMPSAMPredictor | None = None) -> None:
+        """`predictor`: one from `job_predictor` that already holds features of this shot's
+        frames (the `--auto` detection pass), so they are not computed twice."""
         settings = plan.settings
         self.plan = plan
         self.progress = progress
-        size = (InferenceSize(settings.size, settings.size) if settings.size else weights.inference_size)
+        self.predictor = predictor or job_predictor(settings, weights)
+        size = self.predictor.size
         header = plan.header
         self.geometry = PlateGeometry.for_plate(header.display_window, header.pixel_aspect, size)
-        self.predictor = RMPSAMPredictor(weights.model, size, device=settings.device, max_cached_frames=256)
         self.network_geometry = InferenceGeometry.for_image(*self.geometry.network_hw, size)
         digest = prompts_digest(plan.prompts)
         self.provenance = Provenance(weights_digest=weights.digest, prompts_digest=digest)

@@ -19,6 +19,7 @@ class RunSettings:
     size: int | None = None  # long side of the network image; None: what the weights were trained at
     device: str = "cpu"
     threads: int | None = None
+    feature_cache_gib: float = 4.0  # network features kept for the backward pass (and, with --auto, from detection)
     layer: str = "rgba"
     colour_space: str | None = None
     cryptomatte: bool = True

@@ -143,3 +143,22 @@ def test_repeated_clicks_reuse_the_frames_pixel_keys_and_a_replaced_frame_does_n
     fresh.add_frame("a", frames[1])
     torch.testing.assert_close(replaced, fresh.predict_prompts(points=[[20.0, 30.0]], frame_index="a").low_res_logits)
     assert not torch.equal(replaced, first)
+
+
+def test_frame_cache_keeps_within_a_byte_budget():
+    model = RMPSAM(RMPSAMConfig.parity_tiny())
+    size = InferenceSize(short_side=64, max_long_side=64)
+    frames = np.random.default_rng(3).random((4, 64, 64, 3), dtype=np.float32)
+    probe = RMPSAMPredictor(model, size)
+    probe.add_frame(0, frames[0])
+    one_frame = probe.cached_feature_bytes
+    assert one_frame == probe.features(0).element_size() * probe.features(0).nelement() > 0
+
+    predictor = RMPSAMPredictor(model, size, max_cached_frames=100, max_cached_bytes=2 * one_frame + one_frame // 2)
+    for key, image in enumerate(frames):
+        predictor.add_frame(key, image)
+        assert predictor.cached_feature_bytes <= 2 * one_frame + one_frame // 2
+    assert [predictor.has_frame(key) for key in range(4)] == [False, False, True, True]
+    tiny = RMPSAMPredictor(model, size, max_cached_bytes=1)  # smaller than one frame: the newest is kept anyway
+    tiny.add_frame(7, frames[0])
+    assert tiny.has_frame(7) and tiny.num_frames == 1

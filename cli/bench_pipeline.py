@@ -18,16 +18,21 @@ from rmpsam_plugin.job.weights import load_job_weights
               help="Weights to run (default: the released architecture with random weights, at its inference size).")
 @click.option("--threads", type=int, help="CPU threads for the network.")
 @click.option("--repeats", default=3, show_default=True, help="Alternating runs of each; medians are quoted.")
-def pipeline(frames: int, size: str, weights: Path | None, threads: int | None, repeats: int) -> None:
+@click.option("--keyframes", type=click.IntRange(min=2), default=2, show_default=True,
+              help="Keyframes spread over the shot (first and last included); each gap is a segment.")
+def pipeline(frames: int, size: str, weights: Path | None, threads: int | None, repeats: int, keyframes: int) -> None:
     """End-to-end frames per second against network-only time for the same frames, same run."""
     width, height = (int(v) for v in size.lower().split("x"))
-    timing = measure_pipeline(load_job_weights(weights) if weights else None, frames, width, height, threads, repeats)
+    if keyframes > frames:
+        raise click.BadParameter(f"{keyframes} keyframes do not fit in {frames} frames", param_hint="--keyframes")
+    timing = measure_pipeline(load_job_weights(weights) if weights else None, frames, width, height, threads, repeats,
+                              keyframes)
     rows = [
         ["network only (propagation, no I/O)", f"{timing.network_seconds / frames:.3f}", f"{frames / timing.network_seconds:.2f}", ""],
         ["end to end (rmpsam-matte run)", f"{timing.end_to_end_seconds / frames:.3f}", f"{frames / timing.end_to_end_seconds:.2f}",
          f"{timing.overhead * 100:+.1f}%"],
     ]
-    click.echo(f"{frames} frames at {width}x{height}, {timing.instances} instances, "
+    click.echo(f"{frames} frames at {width}x{height}, {keyframes} keyframes, {timing.instances} instances, "
                f"{'weights ' + str(weights) if weights else 'released architecture (random weights)'}, "
                f"median of {repeats} alternating runs")
     click.echo(format_table(["", "s/frame", "frames/s", "overhead"], rows))

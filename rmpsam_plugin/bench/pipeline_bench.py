@@ -30,7 +30,7 @@ from rmpsam_plugin.bench.network_bench import build_random_model
 from rmpsam_plugin.evaluation import write_evaluation_shot
 from rmpsam_plugin.job.plan import plan_job
 from rmpsam_plugin.job.progress import ProgressReporter
-from rmpsam_plugin.job.runner import InstanceKeyframes, JobRunner, network_prompts
+from rmpsam_plugin.job.runner import InstanceKeyframes, JobRunner, job_predictor, network_prompts
 from rmpsam_plugin.job.settings import RunSettings
 from rmpsam_plugin.job.weights import LoadedWeights, load_job_weights
 from rmpsam_plugin.propagation.engine import PropagationEngine
@@ -71,13 +71,17 @@ def released_size_random_weights(directory: Path) -> LoadedWeights:
 
 
 def measure_pipeline(weights: LoadedWeights | None, num_frames: int = 8, width: int = 2048, height: int = 1080,
-                     threads: int | None = None, repeats: int = 3) -> PipelineTiming:
+                     threads: int | None = None, repeats: int = 3, keyframes: int = 2) -> PipelineTiming:
+    """`keyframes` spread evenly over the shot, first and last frame included. The job finishes
+    a segment (between two keyframes) while the network works on the next, so only the last
+    segment's finishing adds to the network's time: the more segments, the less of it shows."""
     if threads:
         torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory(prefix="rmpsam-pipeline-") as temporary:
         root = Path(temporary)
         weights = weights or released_size_random_weights(root)
-        shot = write_evaluation_shot(root / "shot", 900_777, num_frames, height, width, [0, num_frames - 1], num_objects=2)
+        keyframe_indices = sorted({round(k * (num_frames - 1) / max(keyframes - 1, 1)) for k in range(keyframes)})
+        shot = write_evaluation_shot(root / "shot", 900_777, num_frames, height, width, keyframe_indices, num_objects=2)
 
         def job_plan(run: int):
             return plan_job(RunSettings(plate=str(shot.plate), prompts=shot.prompts,
@@ -90,13 +94,12 @@ def measure_pipeline(weights: LoadedWeights | None, num_frames: int = 8, width: 
         runner.plates.close()
         instances = [InstanceKeyframes(track.name, {f: network_prompts(kf, runner.geometry) for f, kf in track.keyframes.items()})
                      for track in runner.plan.prompts.instances]
-        size = runner.predictor.size
-        warm = RMPSAMPredictor(weights.model, size)
+        warm = RMPSAMPredictor(weights.model, runner.predictor.size)
         warm.set_image(images[frames[0]])  # first-call allocations out of both timings
 
         network_runs, end_to_end_runs = [], []
         for run in range(repeats):
-            predictor = RMPSAMPredictor(weights.model, size, max_cached_frames=256)
+            predictor = job_predictor(runner.plan.settings, weights)  # the job's own cache budget
             started = time.perf_counter()
             PropagationEngine(predictor, images.__getitem__, instances, (first, last)).run(first, last, margin=1)
             network_runs.append(time.perf_counter() - started)

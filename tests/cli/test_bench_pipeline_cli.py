@@ -1,0 +1,37 @@
+"""`rmpsam-matte bench pipeline` on a tiny shot: both timings, the overhead between them, the verdict."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from shot_fixtures import write_tiny_weights
+
+COMMAND = Path(sys.executable).parent / "rmpsam-matte"
+
+
+def _bench(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(COMMAND), "bench", "pipeline", *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def test_bench_pipeline_reports_both_timings_and_their_ratio(tmp_path):
+    weights = write_tiny_weights(tmp_path)
+    result = _bench("--frames", "5", "--keyframes", "3", "--size", "96x48", "--weights", weights, "--repeats", "1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("5 frames at 96x48, 3 keyframes, 2 instances")
+    network = re.search(r"network only \S.*?\s+([\d.]+)\s+([\d.]+)\s*\n", result.stdout)
+    end_to_end = re.search(r"end to end \S.*?\s+([\d.]+)\s+([\d.]+)\s+([+-][\d.]+)%", result.stdout)
+    assert network and end_to_end, result.stdout
+    per_frame_network, per_frame_job = float(network.group(1)), float(end_to_end.group(1))
+    assert per_frame_network > 0 and per_frame_job > 0
+    # The printed overhead is the ratio of the printed times, up to their rounding to 1 ms.
+    rounding = 100 * 0.0005 * (1 / per_frame_network + per_frame_job / per_frame_network**2) + 0.05
+    assert abs(float(end_to_end.group(3)) - (per_frame_job / per_frame_network - 1) * 100) <= rounding
+    assert re.search(r"target: overhead at most 15% over the network alone: (met|NOT met)", result.stdout)
+
+
+def test_bench_pipeline_refuses_more_keyframes_than_frames(tmp_path):
+    result = _bench("--frames", "3", "--keyframes", "4", "--weights", write_tiny_weights(tmp_path))
+    assert result.returncode == 2 and "4 keyframes do not fit in 3 frames" in result.stderr

@@ -6,6 +6,7 @@ Exit codes a farm can act on are defined in `rmpsam_cli.exit_codes`.
 
 import click
 
+from rmpsam_cli.allocator import keep_freed_memory
 from rmpsam_plugin import __version__
 
 
@@ -13,6 +14,7 @@ from rmpsam_plugin import __version__
 @click.version_option(__version__, prog_name="rmpsam-matte")
 def main() -> None:
     """RMP-SAM roto mattes for image sequences."""
+    keep_freed_memory()
 
 
 def _register_subcommands() -> None:

@@ -88,6 +88,20 @@ def oiio_copy(paths: list[Path], out_dir: Path) -> None:
         output.close()
 
 
+def oiio_reads(paths: list[Path]) -> None:
+    """Reading alone, as the job needs it: every channel of each plate as float32, through OpenImageIO."""
+    for path in paths:
+        image_input = oiio.ImageInput.open(str(path))
+        image_input.read_image(oiio.FLOAT)
+        image_input.close()
+
+
+def plate_reads(paths: list[Path]) -> None:
+    """Reading alone through `read_plate` (OpenEXR's bindings for plates like these, see `exr_input`)."""
+    for frame, path in enumerate(paths, start=1001):
+        read_plate(path, frame=frame)
+
+
 def oiiotool_copy(oiiotool: str, paths: list[Path], out_dir: Path) -> None:
     for path in paths:
         subprocess.run([oiiotool, str(path), "-o", str(out_dir / path.name)], check=True)
@@ -125,6 +139,9 @@ def run_io_benchmark(count: int, width: int, height: int, workers: int, work_dir
     # Where the time goes: the same without the Cryptomatte's eight 32-bit float channels.
     timings.append(Timing(f"ours without the Cryptomatte, {workers} threads",
                           _timed(lambda: matte_pipeline(paths, plain_dir, workers, cryptomatte=False)), count))
+    # Reading alone, one frame at a time as the job's reader thread does: ours against OpenImageIO.
+    timings.append(Timing("reads only: OpenImageIO, as float", _timed(lambda: oiio_reads(paths)), count))
+    timings.append(Timing("reads only: ours (read_plate)", _timed(lambda: plate_reads(paths)), count))
     # Like for like: OpenImageIO's same loop copying the files we wrote (plate + mattes + float
     # Cryptomatte, about six times the bytes of a half RGBA plate). The gap between the first row
     # and this one is the format's cost, not ours.

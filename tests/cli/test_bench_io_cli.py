@@ -20,6 +20,7 @@ def test_bench_io_json_has_the_baseline_first_and_ours_and_the_like_for_like_cop
     assert names[0] == "OpenImageIO read/write loop"
     assert any(name.startswith("ours:") for name in names)
     assert any(name.startswith("ours without the Cryptomatte") for name in names)
+    assert "reads only: OpenImageIO, as float" in names and "reads only: ours (read_plate)" in names
     assert names[-1] == "OpenImageIO read/write loop on our output files"
     assert report["results"][0]["ratio_to_baseline"] == 1.0
     assert all(row["seconds"] > 0 and row["frames_per_second"] > 0 for row in report["results"])

@@ -1,15 +1,18 @@
-"""Reading every channel of a single-part scanline EXR through OpenEXR's own Python bindings.
+"""Reading channels of a single-part scanline EXR through OpenEXR's own Python bindings.
 
 Why beside OpenImageIO, which reads every other plate here: the job reads each frame of a shot
 while the network runs, and every millisecond of CPU spent reading is taken from the network on a
-small machine. OpenImageIO's wheel decodes a 2K RGBA half ZIP plate in about 68 ms of CPU;
-OpenEXR's bindings (libdeflate) decode it in about 35 ms, and converting to float32 here costs less
-than OpenImageIO's own conversion (`rmpsam-matte bench io` and the README's numbers).
+small machine. OpenImageIO's wheel decodes a 2K RGBA half ZIP plate to float in about 95 ms of
+CPU, OpenEXR's bindings (libdeflate) in about 55 ms with the conversion (`rmpsam-matte bench io`,
+"reads only" rows). Both give bit-identical pixels (tested).
 
-The bindings read a whole file, every part and every channel, and cannot pick channels, so
-`image_reader` uses this only where the layer asked for is the whole file (a scan or a comp's
-RGBA plate); a multi-layer render still goes through OpenImageIO, which reads only the channels
-it is asked for. Both give bit-identical pixels (tested).
+The bindings' `InputFile` reads only the channels asked for, from the first part, and raises on
+bad data; their newer `File` reads every channel of every part and prints to stdout when a file
+is truncated, which would corrupt `--progress json`. A cut-short file is recognised before
+decoding (`isComplete`), because OpenEXR's decoder prints a line of its own to stderr; the
+caller then lets OpenImageIO report it, in one line as every other plate error. So `image_reader` uses this for single-part
+scanline files with half or float channels, and OpenImageIO for everything else (multi-part,
+tiled, integer formats).
 """
 
 from __future__ import annotations
@@ -20,27 +23,41 @@ from pathlib import Path
 import numpy as np
 import OpenEXR
 
+PIXEL_DTYPES = {"half": np.float16, "float": np.float32}
+
 
 class ExrReadError(Exception):
-    """OpenEXR could not decode the file's pixels (truncated, corrupt); the message says why."""
+    """OpenEXR could not decode the file's pixels (corrupt data); the message says why."""
 
 
-def read_channels(path: str | Path, names: Sequence[str], data_shape: tuple[int, int]) -> np.ndarray:
+class IncompleteExrError(ExrReadError):
+    """The file lacks some of its pixel data (cut short by an interrupted copy or render)."""
+
+
+def read_channels(path: str | Path, names: Sequence[str], pixel_types: Sequence[str],
+                  data_shape: tuple[int, int]) -> np.ndarray:
     """(height, width, len(names)) float32 of the named channels, over the file's data window.
 
-    `data_shape` is the data window's (height, width) from the header already read: a channel of
-    another shape (subsampled chroma) or a missing one is an error rather than a silent mismatch.
+    `pixel_types` ('half' or 'float', per name) and `data_shape` (the data window's height and
+    width) come from the header already read; a channel whose data does not match them
+    (subsampled chroma) is an error rather than a silent mismatch.
     """
     try:
-        with OpenEXR.File(str(path), separate_channels=True) as exr_file:
-            channels = {name: channel.pixels for name, channel in exr_file.channels().items()}
-    except Exception as error:  # the bindings raise RuntimeError or ValueError for bad data
+        exr_file = OpenEXR.InputFile(str(path))
+        try:
+            if not exr_file.isComplete():  # checked first: decoding a cut file prints to stderr
+                raise IncompleteExrError("the file is missing pixel data")
+            stored = exr_file.channels(list(names))
+        finally:
+            exr_file.close()
+    except ExrReadError:
+        raise
+    except Exception as error:  # the bindings raise OSError, or TypeError for unknown channels
         raise ExrReadError(str(error).strip() or type(error).__name__) from error
     pixels = np.empty((*data_shape, len(names)), dtype=np.float32)
-    for index, name in enumerate(names):
-        plane = channels.get(name)
-        if plane is None or plane.shape != tuple(data_shape):
-            found = None if plane is None else plane.shape
-            raise ExrReadError(f"channel '{name}' has shape {found}, expected {tuple(data_shape)}")
-        pixels[..., index] = plane  # half -> float32 on assignment, one pass
+    for index, (name, raw, kind) in enumerate(zip(names, stored, pixel_types)):
+        plane = np.frombuffer(raw, dtype=PIXEL_DTYPES[kind])
+        if plane.size != data_shape[0] * data_shape[1]:
+            raise ExrReadError(f"channel '{name}' holds {plane.size} pixels, expected {data_shape[0]}x{data_shape[1]}")
+        pixels[..., index] = plane.reshape(data_shape)  # half -> float32 on assignment, one pass
     return pixels

@@ -22,7 +22,7 @@ import numpy as np
 import OpenImageIO as oiio
 
 from rmpsam_plugin.errors import LayerNotFoundError, PlateError
-from rmpsam_plugin.exr_input import ExrReadError, read_channels
+from rmpsam_plugin.exr_input import ExrReadError, IncompleteExrError, read_channels
 from rmpsam_plugin.nuke_channels import nuke_channel_name
 from rmpsam_plugin.plate_geometry import Window, reframe
 
@@ -198,16 +198,22 @@ def _sanitise(pixels: np.ndarray) -> int:
     return replaced
 
 
-def _layer_is_whole_file(header: PlateHeader, spec: oiio.ImageSpec, chosen: Layer) -> bool:
-    """A single-part scanline EXR holding nothing but this layer, in half or float: OpenEXR's
-    bindings read it with half the CPU (`exr_input`), and reading every channel wastes nothing."""
+def _openexr_reads(header: PlateHeader, chosen: Layer) -> bool:
+    """A layer of half or float channels in a single-part scanline EXR: OpenEXR's bindings read
+    it with about half the CPU (`exr_input`)."""
     return (header.format_name == "openexr" and len(header.subimage_names) == 1 and header.tile_size is None
-            and len(chosen.channel_indices) == spec.nchannels and set(chosen.pixel_types) <= {"half", "float"})
+            and set(chosen.pixel_types) <= {"half", "float"})
 
 
-def _read_whole_file(path: Path, frame: int | None, chosen: Layer, spec: oiio.ImageSpec) -> np.ndarray:
+def _read_with_openexr(path: Path, frame: int | None, chosen: Layer, spec: oiio.ImageSpec) -> np.ndarray:
     try:
-        return read_channels(path, chosen.channel_names, (spec.height, spec.width))
+        return read_channels(path, chosen.channel_names, chosen.pixel_types, (spec.height, spec.width))
+    except IncompleteExrError:  # OpenImageIO names what is missing, without OpenEXR's stderr line
+        image_input = _open(path, frame)
+        try:
+            return _read_layer(image_input, path, frame, chosen, spec)
+        finally:
+            image_input.close()
     except ExrReadError as error:
         raise PlateError(f"truncated or corrupt pixel data in {path}: {_one_line(str(error))}",
                          path=path, frame=frame) from None
@@ -245,13 +251,13 @@ def read_plate(path: str | Path, layer: str = DEFAULT_LAYER, *, overscan: bool =
         spec = image_input.spec()
         if spec.deep:
             raise PlateError(f"{path} holds deep data, which has no flat plate to segment", path=path, frame=frame)
-        whole_file = _layer_is_whole_file(header, spec, chosen)
-        if not whole_file:
+        with_openexr = _openexr_reads(header, chosen)
+        if not with_openexr:
             stored = _read_layer(image_input, path, frame, chosen, spec)
     finally:
         image_input.close()
-    if whole_file:
-        stored = _read_whole_file(path, frame, chosen, spec)
+    if with_openexr:
+        stored = _read_with_openexr(path, frame, chosen, spec)
     data_window, display_window = Window.data_of(spec), Window.display_of(spec)
     window = display_window.union(data_window) if overscan else display_window
     pixels = stored if window == data_window else reframe(stored, data_window, window)

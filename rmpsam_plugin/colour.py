@@ -87,9 +87,22 @@ def to_linear_rgb(plate: Plate, colour_space: str | None = None) -> np.ndarray:
 
 
 def linear_to_network_rgb(linear: np.ndarray) -> np.ndarray:
-    """(H, W, 3) scene-linear Rec.709 -> display sRGB in 0..1, the network's input colour."""
-    display = np.array(convert(np.ascontiguousarray(linear, np.float32), SCENE_LINEAR_DEFAULT), np.float32)
-    return np.clip(display, 0.0, 1.0, out=display)
+    """(H, W, 3) scene-linear Rec.709 -> display sRGB in 0..1, the network's input colour.
+
+    The sRGB encoding (IEC 61966-2-1) computed here rather than through OpenColorIO: the job
+    does this for every frame beside the network, and OpenImageIO's colour conversion took 34 ms
+    of CPU per 1024x540 image against 10 ms here, for the same values within 2e-5 (tested
+    against the built-in configuration's 'sRGB Encoded Rec.709 (sRGB)'). The curve rises
+    monotonically, so clipping to 0..1 before it is clipping after it.
+    """
+    display = np.clip(linear, 0.0, 1.0, dtype=np.float32)
+    encoded = np.power(display, np.float32(1.0 / 2.4), dtype=np.float32)
+    encoded -= np.float32(1.0)  # 1.055 * v - 0.055 written as 1 + 1.055 * (v - 1): white stays exactly 1
+    encoded *= np.float32(1.055)
+    encoded += np.float32(1.0)
+    dark = display <= np.float32(0.0031308)
+    np.multiply(display, np.float32(12.92), out=encoded, where=dark)
+    return encoded
 
 
 def to_network_rgb(plate: Plate, colour_space: str | None = None) -> np.ndarray:

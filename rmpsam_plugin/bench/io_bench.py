@@ -31,6 +31,7 @@ class Timing:
     name: str
     seconds: float
     frames: int
+    cpu_seconds: float  # the process's CPU time, every thread: what the row takes from a network beside it
 
     @property
     def frames_per_second(self) -> float:
@@ -68,10 +69,10 @@ def soft_mattes(width: int, height: int) -> dict[str, np.ndarray]:
     return mattes
 
 
-def _timed(function) -> float:
-    start = time.perf_counter()
+def _timed(name: str, function, frames: int) -> Timing:
+    start, cpu_start = time.perf_counter(), time.process_time()
     function()
-    return time.perf_counter() - start
+    return Timing(name, time.perf_counter() - start, frames, time.process_time() - cpu_start)
 
 
 def oiio_copy(paths: list[Path], out_dir: Path) -> None:
@@ -130,22 +131,22 @@ def run_io_benchmark(count: int, width: int, height: int, workers: int, work_dir
     for directory in (plates_dir, copies_dir, tool_dir, mattes_dir, plain_dir, matte_copies_dir):
         directory.mkdir(parents=True, exist_ok=True)
     paths = make_plates(plates_dir, count, width, height)
-    timings = [Timing("OpenImageIO read/write loop", _timed(lambda: oiio_copy(paths, copies_dir)), count)]
+    timings = [_timed("OpenImageIO read/write loop", lambda: oiio_copy(paths, copies_dir), count)]
     oiiotool = shutil.which("oiiotool")
     if oiiotool:
-        timings.append(Timing("oiiotool copy", _timed(lambda: oiiotool_copy(oiiotool, paths, tool_dir)), count))
-    timings.append(Timing(f"ours: plate + 4 mattes + Cryptomatte, {workers} threads",
-                          _timed(lambda: matte_pipeline(paths, mattes_dir, workers)), count))
+        timings.append(_timed("oiiotool copy", lambda: oiiotool_copy(oiiotool, paths, tool_dir), count))
+    timings.append(_timed(f"ours: plate + 4 mattes + Cryptomatte, {workers} threads",
+                          lambda: matte_pipeline(paths, mattes_dir, workers), count))
     # Where the time goes: the same without the Cryptomatte's eight 32-bit float channels.
-    timings.append(Timing(f"ours without the Cryptomatte, {workers} threads",
-                          _timed(lambda: matte_pipeline(paths, plain_dir, workers, cryptomatte=False)), count))
+    timings.append(_timed(f"ours without the Cryptomatte, {workers} threads",
+                          lambda: matte_pipeline(paths, plain_dir, workers, cryptomatte=False), count))
     # Reading alone, one frame at a time as the job's reader thread does: ours against OpenImageIO.
-    timings.append(Timing("reads only: OpenImageIO, as float", _timed(lambda: oiio_reads(paths)), count))
-    timings.append(Timing("reads only: ours (read_plate)", _timed(lambda: plate_reads(paths)), count))
+    timings.append(_timed("reads only: OpenImageIO, as float", lambda: oiio_reads(paths), count))
+    timings.append(_timed("reads only: ours (read_plate)", lambda: plate_reads(paths), count))
     # Like for like: OpenImageIO's same loop copying the files we wrote (plate + mattes + float
     # Cryptomatte, about six times the bytes of a half RGBA plate). The gap between the first row
     # and this one is the format's cost, not ours.
     written = sorted(mattes_dir.glob("matte.*.exr"))
-    timings.append(Timing("OpenImageIO read/write loop on our output files",
-                          _timed(lambda: oiio_copy(written, matte_copies_dir)), count))
+    timings.append(_timed("OpenImageIO read/write loop on our output files",
+                          lambda: oiio_copy(written, matte_copies_dir), count))
     return timings

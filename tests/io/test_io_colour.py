@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from plate_files import write_exr, write_image
-from rmpsam_plugin.colour import (DISPLAY_ENCODED_DEFAULT, SCENE_LINEAR_DEFAULT, convert, default_colour_space,
-                                  resolve_colour_space, to_network_rgb)
+from rmpsam_plugin.colour import (DISPLAY_ENCODED_DEFAULT, NETWORK_COLOUR_SPACE, SCENE_LINEAR_DEFAULT, convert,
+                                  default_colour_space, linear_to_network_rgb, resolve_colour_space, to_network_rgb)
 from rmpsam_plugin.errors import ColourError
 from rmpsam_plugin.image_reader import read_header, read_plate
 
@@ -83,3 +83,14 @@ def test_colour_space_names_and_aliases():
 def test_convert_is_the_identity_within_one_space():
     rgb = np.array([[[0.2, 3.0, -1.0]]], np.float32)
     assert convert(rgb, "sRGB Encoded Rec.709 (sRGB)", "srgb_tx") is rgb
+
+
+def test_linear_to_network_rgb_equals_opencolorio_srgb_encoding():
+    """The job's direct sRGB encoding against OpenColorIO's, over the whole range and beyond."""
+    ramp = np.concatenate([np.linspace(-0.5, 0.01, 500), np.geomspace(1e-6, 4.0, 3000)]).astype(np.float32)
+    linear = np.stack([ramp, ramp[::-1], np.roll(ramp, 700)], axis=-1)[None]  # (1, N, 3)
+    reference = np.clip(convert(linear, SCENE_LINEAR_DEFAULT, NETWORK_COLOUR_SPACE), 0.0, 1.0)
+    ours = linear_to_network_rgb(linear)
+    assert ours.dtype == np.float32 and ours.shape == linear.shape
+    np.testing.assert_allclose(ours, reference, atol=2e-5, rtol=0)
+    assert ours.min() == 0.0 and ours.max() == 1.0

@@ -15,6 +15,7 @@ _BENCHMARKS: list[tuple[str, str]] = [
     ("bench_serve", "serve"),
     ("bench_quality", "quality"),
     ("bench_pipeline", "pipeline"),
+    ("bench_refine", "refine"),
 ]
 
 

@@ -205,18 +205,20 @@ def _openexr_reads(header: PlateHeader, chosen: Layer) -> bool:
             and set(chosen.pixel_types) <= {"half", "float"})
 
 
-def _read_with_openexr(path: Path, frame: int | None, chosen: Layer, spec: oiio.ImageSpec) -> np.ndarray:
-    try:
-        return read_channels(path, chosen.channel_names, chosen.pixel_types, (spec.height, spec.width))
-    except IncompleteExrError:  # OpenImageIO names what is missing, without OpenEXR's stderr line
-        image_input = _open(path, frame)
+def _read_pixels(image_input: oiio.ImageInput, header: PlateHeader, path: Path, frame: int | None, chosen: Layer,
+                 spec: oiio.ImageSpec) -> np.ndarray:
+    """The layer's channels (h, w, C) float32 over the data window: through OpenEXR's bindings
+    where they apply, else (or for a file cut short, which OpenImageIO reports in one line
+    without OpenEXR's own stderr line) through the open `image_input`."""
+    if _openexr_reads(header, chosen):
         try:
-            return _read_layer(image_input, path, frame, chosen, spec)
-        finally:
-            image_input.close()
-    except ExrReadError as error:
-        raise PlateError(f"truncated or corrupt pixel data in {path}: {_one_line(str(error))}",
-                         path=path, frame=frame) from None
+            return read_channels(path, chosen.channel_names, chosen.pixel_types, (spec.height, spec.width))
+        except IncompleteExrError:
+            pass
+        except ExrReadError as error:
+            raise PlateError(f"truncated or corrupt pixel data in {path}: {_one_line(str(error))}",
+                             path=path, frame=frame) from None
+    return _read_layer(image_input, path, frame, chosen, spec)
 
 
 def _read_layer(image_input: oiio.ImageInput, path: Path, frame: int | None, chosen: Layer,
@@ -251,13 +253,9 @@ def read_plate(path: str | Path, layer: str = DEFAULT_LAYER, *, overscan: bool =
         spec = image_input.spec()
         if spec.deep:
             raise PlateError(f"{path} holds deep data, which has no flat plate to segment", path=path, frame=frame)
-        with_openexr = _openexr_reads(header, chosen)
-        if not with_openexr:
-            stored = _read_layer(image_input, path, frame, chosen, spec)
+        stored = _read_pixels(image_input, header, path, frame, chosen, spec)
     finally:
         image_input.close()
-    if with_openexr:
-        stored = _read_with_openexr(path, frame, chosen, spec)
     data_window, display_window = Window.data_of(spec), Window.display_of(spec)
     window = display_window.union(data_window) if overscan else display_window
     pixels = stored if window == data_window else reframe(stored, data_window, window)

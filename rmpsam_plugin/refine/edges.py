@@ -173,9 +173,10 @@ def refine_edges(
     # gives the band the same coefficients as a fit over the whole frame, at a fraction of the
     # cost when the instance covers part of the frame.
     rows, cols = _box_around(blend > 0, 2 * radius_work + 1)
-    coefficients = np.zeros((*work_hw, (guide_work.shape[2] if guide_work.ndim == 3 else 1) + 1), np.float32)
-    coefficients[rows, cols] = weighted_guided_filter_coefficients(
-        guide_work[rows, cols], label[rows, cols], weight[rows, cols], radius_work, settings.eps)
+    fitted = weighted_guided_filter_coefficients(guide_work[rows, cols], label[rows, cols], weight[rows, cols],
+                                                 radius_work, settings.eps)
+    coefficients = np.zeros((*work_hw, fitted.shape[2]), np.float32)
+    coefficients[rows, cols] = fitted
     _evaluate_in_band(result, np.dstack([coefficients, blend]), guide, step)
     return result
 

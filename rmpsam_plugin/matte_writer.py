@@ -4,7 +4,11 @@ A frame's file holds, in one EXR part:
 - `<layer>.A` per instance, the soft matte (Nuke shows it as `<layer>.alpha`), half float by
   default; layer names are the instance names made safe for Nuke (`sanitise_layer_names`);
 - optionally a Cryptomatte of every instance, always 32-bit float and losslessly compressed
-  (the IDs are hash bits; see `rmpsam_plugin.cryptomatte`);
+  (the IDs are hash bits; see `rmpsam_plugin.cryptomatte`). Its coverage is encoded from the
+  mattes as stored (rounded to half with half layers), so a matte picked from the Cryptomatte is
+  the instance's own layer wherever instances do not overlap. Coverage carried at float precision
+  beyond that is noise no comp can see, and it does not compress: on a 2K frame of the shipped
+  model's mattes it cost 0.7 MB and 20 ms of writing;
 - optionally the plate's own channels ("passthrough") in their source pixel type, so one Read
   node carries plate and mattes.
 
@@ -39,7 +43,7 @@ import numpy as np
 
 from rmpsam_plugin import __version__, cryptomatte
 from rmpsam_plugin.errors import OutputError
-from rmpsam_plugin.exr_output import write_exr
+from rmpsam_plugin.exr_output import PIXEL_DTYPES, write_exr
 from rmpsam_plugin.image_reader import DEFAULT_LAYER, Plate
 from rmpsam_plugin.nuke_channels import assert_nuke_friendly
 from rmpsam_plugin.plate_geometry import Window, reframe
@@ -159,7 +163,9 @@ class MatteWriter:
         if unknown:
             raise ValueError(f"mattes for instances this writer was not set up for: {unknown}")
         window = self.output_window(plate)
-        planes = {name: self._matte_plane(mattes.get(name), matte_window, window) for name in self.instance_names}
+        stored_type = PIXEL_DTYPES[self.output_format.pixel_type]
+        planes = {name: self._matte_plane(mattes.get(name), matte_window, window).astype(stored_type, copy=False)
+                  for name in self.instance_names}
         channels: dict[str, tuple[np.ndarray, str]] = {}
         if self.passthrough_layer:
             if plate.layer.name != self.passthrough_layer:
@@ -168,7 +174,7 @@ class MatteWriter:
         pixel_type = self.output_format.pixel_type
         channels.update({f"{self.layer_names[name]}.A": (plane, pixel_type) for name, plane in planes.items()})
         metadata = self._metadata(frame, plate)
-        if self.cryptomatte_layer:
+        if self.cryptomatte_layer:  # from the mattes as stored: see the module docstring
             encoded = cryptomatte.encode(planes, self.cryptomatte_layer, self.cryptomatte_levels)
             channels.update({name: (plane, "float") for name, plane in encoded.channels.items()})
             metadata.update(encoded.metadata)

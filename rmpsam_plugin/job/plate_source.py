@@ -1,9 +1,21 @@
-"""A job's plates: read on a background thread ahead of the network, kept while they are needed.
+"""A job's plates: read ahead of the network, kept while they are needed.
 
 Reading, colour-converting and resizing a 2K plate costs more than a tenth of a second, and a job
 asks for each frame several times: the forward pass, the backward pass and the temporal
 stabiliser want the network image, and finishing the frame (edge refinement, passthrough) wants
-the full-resolution plate. Both are kept within byte budgets, so a frame is normally read once:
+the full-resolution plate.
+
+How reads meet the network depends on where the network runs:
+- on a GPU (`overlap_reads=True`) the CPU is free while the network computes, so the next
+  `READ_AHEAD` frames are read on a background thread as the network works;
+- on the CPU the network's threads already fill every core, and a reader beside them costs the
+  network about twice its own CPU time (torch's parallel operators wait for a thread the reader
+  pushed off its core: an 8-frame 2K job's network took 1.0 s longer with the reader beside it,
+  for 0.5 s of reading). There the network and the reader take turns: a frame the network asks
+  for that is not read yet is read together with the `READ_AHEAD` after it, on two threads,
+  while the network waits (0.36 s for the same 8 frames).
+
+Both are kept within byte budgets, so a frame is normally read once:
 - network images: least recently used out first, `NETWORK_IMAGE_CACHE_BYTES`;
 - full-resolution plates and their scene-linear RGB (when `keep_plates`): kept from the read
   that made the network image until `kept_plate` hands them to the finishing step,
@@ -12,21 +24,32 @@ the full-resolution plate. Both are kept within byte budgets, so a frame is norm
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from rmpsam_plugin.colour import linear_to_network_rgb, to_linear_rgb
 from rmpsam_plugin.image_reader import Plate, read_plate
 from rmpsam_plugin.job.plan import JobPlan
+from rmpsam_plugin.job.settings import RunSettings
 from rmpsam_plugin.plate_geometry import PlateGeometry
 
 READ_AHEAD = 3
 NETWORK_IMAGE_CACHE_BYTES = 512 * 2**20  # about 80 frames at the released 1024 px size
 PLATE_CACHE_BYTES = 1024 * 2**20  # about 16 frames at 2K (RGBA plate and linear RGB), 4 at 4K
+
+
+def network_leaves_cpu_free(settings: RunSettings) -> bool:
+    """False when the network runs on the CPU with a thread on every core: then reading plates
+    beside it slows it more than reading in turns does (module docstring)."""
+    if torch.device(settings.device).type != "cpu":
+        return True
+    return (settings.threads or torch.get_num_threads()) < (os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -44,10 +67,14 @@ class KeptPlate:
 class PlateSource:
     """Plates and network images of one job, by frame number."""
 
-    def __init__(self, plan: JobPlan, geometry: PlateGeometry, *, keep_plates: bool = False) -> None:
+    def __init__(self, plan: JobPlan, geometry: PlateGeometry, *, keep_plates: bool = False,
+                 overlap_reads: bool = True) -> None:
+        """`overlap_reads`: read ahead while the network runs (module docstring); False for a
+        network on the CPU."""
         self.plan = plan
         self.geometry = geometry
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plate-reader")
+        self.overlap_reads = overlap_reads
+        self._pool = ThreadPoolExecutor(max_workers=1 if overlap_reads else 2, thread_name_prefix="plate-reader")
         self._pending: dict[int, Future] = {}
         self._images: OrderedDict[int, np.ndarray] = OrderedDict()
         height, width = geometry.network_hw
@@ -87,12 +114,16 @@ class PlateSource:
             else:
                 future = self._pending.pop(frame, None) or self._pool.submit(self._load, frame)
             first, last = self.plan.shot_range
-            for ahead in range(1, READ_AHEAD + 1):
+            # Taking turns, frames ahead are read only when the network has to wait anyway.
+            read_ahead = READ_AHEAD if self.overlap_reads or cached is None else 0
+            for ahead in range(1, read_ahead + 1):
                 upcoming = frame + direction * ahead
                 if first <= upcoming <= last and upcoming not in self._pending and upcoming not in self._images:
                     self._pending[upcoming] = self._pool.submit(self._load, upcoming)
             for stale in [f for f in self._pending if (f - frame) * direction < 0]:
                 self._pending.pop(stale).cancel()
+            burst = [] if self.overlap_reads or cached is not None else list(self._pending.values())
+        wait(burst)  # taking turns: the frames ahead are read before the network goes on (a failed read raises when its frame is asked for)
         return cached if cached is not None else future.result()
 
     def _load(self, frame: int) -> np.ndarray:

@@ -29,7 +29,7 @@ from rmpsam_model.preprocess import InferenceGeometry, InferenceSize
 from rmpsam_plugin import __version__
 from rmpsam_plugin.image_reader import read_header
 from rmpsam_plugin.job.plan import JobPlan
-from rmpsam_plugin.job.plate_source import KeptPlate, PlateSource
+from rmpsam_plugin.job.plate_source import KeptPlate, PlateSource, network_leaves_cpu_free
 from rmpsam_plugin.job.progress import ProgressReporter
 from rmpsam_plugin.job.settings import RunSettings
 from rmpsam_plugin.job.weights import LoadedWeights
@@ -154,7 +154,7 @@ class JobRunner:
             cryptomatte_layer=CRYPTOMATTE_LAYER if settings.cryptomatte else None,
             passthrough_layer=settings.layer if settings.passthrough else None,
         )
-        self.plates = PlateSource(plan, self.geometry, keep_plates=True)
+        self.plates = PlateSource(plan, self.geometry, keep_plates=True, overlap_reads=network_leaves_cpu_free(settings))
         instances = [
             InstanceKeyframes(track.name, {frame: network_prompts(kf, self.geometry) for frame, kf in track.keyframes.items()})
             for track in plan.prompts.instances

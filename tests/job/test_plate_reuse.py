@@ -3,18 +3,22 @@
 Reading, converting and resizing a 2K plate costs more than a tenth of a second, so reading a
 frame once per pass (forward, backward, temporal, finishing) was a large part of the job's time
 beyond the network. These tests count the reads of a real job and check the mattes do not change
-when plates are not kept.
+when plates are not kept, or when they are read in turns with the network rather than beside it.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import OpenImageIO as oiio
 
 import rmpsam_plugin.job.plate_source as plate_source
+import rmpsam_plugin.job.runner as runner_module
 from rmpsam_plugin.job.plan import plan_job
 from rmpsam_plugin.job.progress import ProgressReporter
 from rmpsam_plugin.job.runner import JobRunner
@@ -62,3 +66,68 @@ def test_mattes_are_the_same_when_no_plate_is_kept(shot_dir, tiny_weights, tmp_p
     for frame in range(1001, 1009):
         np.testing.assert_array_equal(channels(tmp_path / "kept" / f"m.{frame}.exr"),
                                       channels(tmp_path / "read_again" / f"m.{frame}.exr"))
+
+
+def plates_of_a_job(shot_dir: Path, weights: Path, output: Path, monkeypatch, *, overlap: bool,
+                    reads: list[int]) -> plate_source.PlateSource:
+    """The job's own PlateSource, recording each frame read, reading ahead beside the network
+    (`overlap`) or in turns with it."""
+    monkeypatch.setattr(runner_module, "network_leaves_cpu_free", lambda settings: overlap)
+
+    def recording_read(path, *args, **kwargs):
+        plate = REAL_READ_PLATE(path, *args, **kwargs)
+        reads.append(kwargs.get("frame"))
+        return plate
+
+    monkeypatch.setattr(plate_source, "read_plate", recording_read)
+    plan = plan_job(RunSettings(plate=str(shot_dir / "plate.####.exr"), prompts=shot_dir / "prompts.json",
+                                output=str(output / "m.####.exr")))
+    return JobRunner(plan, load_job_weights(weights), ProgressReporter("none")).plates
+
+
+def test_a_network_filling_the_cpu_takes_turns_with_the_reader(shot_dir, tiny_weights, tmp_path, monkeypatch):
+    reads: list[int] = []
+    plates = plates_of_a_job(shot_dir, tiny_weights, tmp_path, monkeypatch, overlap=False, reads=reads)
+    try:
+        plates.network_image(1001)
+        assert sorted(reads) == [1001, 1002, 1003, 1004]  # the frame asked for and READ_AHEAD more, all done
+        for frame in (1002, 1003, 1004):
+            plates.network_image(frame)
+        time.sleep(0.2)  # a read started in the background would land meanwhile
+        assert sorted(reads) == [1001, 1002, 1003, 1004]  # nothing read while the network works
+        plates.network_image(1005)
+        assert sorted(reads) == list(range(1001, 1009))
+    finally:
+        plates.close()
+
+
+def test_a_network_leaving_cores_free_is_read_ahead_in_the_background(shot_dir, tiny_weights, tmp_path, monkeypatch):
+    reads: list[int] = []
+    plates = plates_of_a_job(shot_dir, tiny_weights, tmp_path, monkeypatch, overlap=True, reads=reads)
+    try:
+        plates.network_image(1001)
+        plates.network_image(1002)
+        deadline = time.monotonic() + 10
+        while len(reads) < 5 and time.monotonic() < deadline:  # 1003..1005 land without being asked for
+            time.sleep(0.01)
+        assert sorted(reads) == [1001, 1002, 1003, 1004, 1005]
+    finally:
+        plates.close()
+
+
+def test_mattes_are_the_same_whether_reads_overlap_the_network_or_not(shot_dir, tiny_weights, tmp_path, monkeypatch):
+    for overlap in (True, False):
+        monkeypatch.setattr(runner_module, "network_leaves_cpu_free", lambda settings, overlap=overlap: overlap)
+        run_counting_reads(shot_dir, tiny_weights, tmp_path / str(overlap), monkeypatch)
+    for frame in range(1001, 1009):
+        np.testing.assert_array_equal(channels(tmp_path / "True" / f"m.{frame}.exr"),
+                                      channels(tmp_path / "False" / f"m.{frame}.exr"))
+
+
+def test_only_a_cpu_network_on_every_core_fills_the_cpu():
+    settings = RunSettings(plate="p.####.exr", prompts=None, output="m.####.exr")
+    cores = os.cpu_count() or 1
+    assert not runner_module.network_leaves_cpu_free(replace(settings, threads=cores))
+    assert runner_module.network_leaves_cpu_free(replace(settings, device="cuda", threads=cores))
+    if cores > 1:
+        assert runner_module.network_leaves_cpu_free(replace(settings, threads=cores - 1))

@@ -6,9 +6,12 @@ from pathlib import Path
 
 import click
 
-from rmpsam_plugin.bench.pipeline_bench import PIPELINE_TARGET, measure_pipeline
+from rmpsam_plugin.bench.pipeline_bench import PIPELINE_TARGET, SCHEDULES, measure_pipeline
 from rmpsam_plugin.bench.table import format_table
 from rmpsam_plugin.job.weights import load_job_weights
+
+
+NETWORK_ROW = "network only (propagation, no I/O)"
 
 
 @click.command("pipeline")
@@ -20,18 +23,25 @@ from rmpsam_plugin.job.weights import load_job_weights
 @click.option("--repeats", default=3, show_default=True, help="Alternating runs of each; medians are quoted.")
 @click.option("--keyframes", type=click.IntRange(min=2), default=2, show_default=True,
               help="Keyframes spread over the shot (first and last included); each gap is a segment.")
-def pipeline(frames: int, size: str, weights: Path | None, threads: int | None, repeats: int, keyframes: int) -> None:
+@click.option("--compare-schedules", is_flag=True,
+              help="Also run the job with the other schedule of reading and finishing (beside the network, or in turns with it).")
+def pipeline(frames: int, size: str, weights: Path | None, threads: int | None, repeats: int, keyframes: int,
+             compare_schedules: bool) -> None:
     """End-to-end frames per second against network-only time for the same frames, same run."""
     width, height = (int(v) for v in size.lower().split("x"))
     if keyframes > frames:
         raise click.BadParameter(f"{keyframes} keyframes do not fit in {frames} frames", param_hint="--keyframes")
     timing = measure_pipeline(load_job_weights(weights) if weights else None, frames, width, height, threads, repeats,
-                              keyframes)
-    rows = [
-        ["network only (propagation, no I/O)", f"{timing.network_seconds / frames:.3f}", f"{frames / timing.network_seconds:.2f}", ""],
-        ["end to end (rmpsam-matte run)", f"{timing.end_to_end_seconds / frames:.3f}", f"{frames / timing.end_to_end_seconds:.2f}",
-         f"{timing.overhead * 100:+.1f}%"],
-    ]
+                              keyframes, compare_schedules)
+
+    def row(label: str, seconds: float) -> list[str]:
+        overhead = f"{(seconds / timing.network_seconds - 1) * 100:+.1f}%" if label != NETWORK_ROW else ""
+        return [label, f"{seconds / frames:.3f}", f"{frames / seconds:.2f}", overhead]
+
+    rows = [row(NETWORK_ROW, timing.network_seconds),
+            row(f"end to end (rmpsam-matte run: {SCHEDULES[timing.overlap]})", timing.end_to_end_seconds)]
+    if timing.other_schedule_seconds is not None:
+        rows.append(row(f"end to end, not chosen here: {SCHEDULES[not timing.overlap]}", timing.other_schedule_seconds))
     click.echo(f"{frames} frames at {width}x{height}, {keyframes} keyframes, {timing.instances} instances, "
                f"{'weights ' + str(weights) if weights else 'released architecture (random weights)'}, "
                f"median of {repeats} alternating runs")

@@ -10,6 +10,10 @@ machine with cores to spare the overhead is the part that does not overlap.
 
 The two are run alternately `repeats` times and each is quoted as its median: on a small shared
 machine one run of either moves by 10% from run to run, more than the effect being measured.
+
+With `compare_schedules` each repeat also runs the job with the other schedule of side work
+(reading and finishing beside the network, or in turns with it: `plate_source`), so the choice
+the job makes on this machine is measured against the alternative in the same run.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from rmpsam_model.training.export import save_weights
 from rmpsam_plugin.bench.network_bench import build_random_model
 from rmpsam_plugin.evaluation import write_evaluation_shot
 from rmpsam_plugin.job.plan import plan_job
+from rmpsam_plugin.job.plate_source import network_leaves_cpu_free
 from rmpsam_plugin.job.progress import ProgressReporter
 from rmpsam_plugin.job.runner import InstanceKeyframes, JobRunner, job_predictor, network_prompts
 from rmpsam_plugin.job.settings import RunSettings
@@ -39,12 +44,17 @@ PIPELINE_TARGET = 0.15
 """The most the job may add over the network alone."""
 
 
+SCHEDULES = {True: "side work beside the network", False: "side work in turns with the network"}
+
+
 @dataclass
 class PipelineTiming:
     frames: int
     instances: int
     network_runs: list[float]
     end_to_end_runs: list[float]
+    overlap: bool  # the schedule the job chose here (`SCHEDULES`)
+    other_schedule_runs: list[float] | None = None  # the same job with the other schedule
 
     @property
     def network_seconds(self) -> float:
@@ -57,6 +67,10 @@ class PipelineTiming:
     @property
     def overhead(self) -> float:
         return self.end_to_end_seconds / self.network_seconds - 1.0
+
+    @property
+    def other_schedule_seconds(self) -> float | None:
+        return statistics.median(self.other_schedule_runs) if self.other_schedule_runs else None
 
 
 def released_size_random_weights(directory: Path) -> LoadedWeights:
@@ -71,7 +85,8 @@ def released_size_random_weights(directory: Path) -> LoadedWeights:
 
 
 def measure_pipeline(weights: LoadedWeights | None, num_frames: int = 8, width: int = 2048, height: int = 1080,
-                     threads: int | None = None, repeats: int = 3, keyframes: int = 2) -> PipelineTiming:
+                     threads: int | None = None, repeats: int = 3, keyframes: int = 2,
+                     compare_schedules: bool = False) -> PipelineTiming:
     """`keyframes` spread evenly over the shot, first and last frame included. The job finishes
     a segment (between two keyframes) while the network works on the next, so only the last
     segment's finishing adds to the network's time: the more segments, the less of it shows."""
@@ -97,15 +112,19 @@ def measure_pipeline(weights: LoadedWeights | None, num_frames: int = 8, width: 
         warm = RMPSAMPredictor(weights.model, runner.predictor.size)
         warm.set_image(images[frames[0]])  # first-call allocations out of both timings
 
-        network_runs, end_to_end_runs = [], []
+        overlap = network_leaves_cpu_free(runner.plan.settings)
+        network_runs, end_to_end_runs, other_runs = [], [], []
         for run in range(repeats):
             predictor = job_predictor(runner.plan.settings, weights)  # the job's own cache budget
             started = time.perf_counter()
             PropagationEngine(predictor, images.__getitem__, instances, (first, last)).run(first, last, margin=1)
             network_runs.append(time.perf_counter() - started)
 
-            plan = job_plan(run)  # a fresh output folder: nothing to resume from
-            started = time.perf_counter()
-            JobRunner(plan, weights, ProgressReporter("none")).run()
-            end_to_end_runs.append(time.perf_counter() - started)
-    return PipelineTiming(num_frames, len(instances), network_runs, end_to_end_runs)
+            schedules = [(overlap, end_to_end_runs)] + ([(not overlap, other_runs)] if compare_schedules else [])
+            for schedule, runs in schedules:
+                plan = job_plan(len(end_to_end_runs) + len(other_runs))  # a fresh output folder: nothing to resume from
+                started = time.perf_counter()
+                JobRunner(plan, weights, ProgressReporter("none"), overlap=schedule).run()
+                runs.append(time.perf_counter() - started)
+    return PipelineTiming(num_frames, len(instances), network_runs, end_to_end_runs, overlap,
+                          other_runs if compare_schedules else None)

@@ -138,9 +138,11 @@ def _raise_first_failure(futures: list[Future]) -> None:
 
 class JobRunner:
     def __init__(self, plan: JobPlan, weights: LoadedWeights, progress: ProgressReporter,
-                 predictor: RMPSAMPredictor | None = None) -> None:
+                 predictor: RMPSAMPredictor | None = None, overlap: bool | None = None) -> None:
         """`predictor`: one from `job_predictor` that already holds features of this shot's
-        frames (the `--auto` detection pass), so they are not computed twice."""
+        frames (the `--auto` detection pass), so they are not computed twice. `overlap`: read
+        and finish beside the network (True) or in turns with it (False); None decides by
+        `network_leaves_cpu_free`, and only `bench pipeline` sets it, to compare the two."""
         settings = plan.settings
         self.plan = plan
         self.progress = progress
@@ -160,7 +162,7 @@ class JobRunner:
         )
         # On a CPU the network fills, side work takes turns with it rather than running beside it
         # (see `plate_source`): plates are read, and a segment's frames finished, while it waits.
-        self.overlap = network_leaves_cpu_free(settings)
+        self.overlap = network_leaves_cpu_free(settings) if overlap is None else overlap
         self.plates = PlateSource(plan, self.geometry, keep_plates=True, overlap_reads=self.overlap)
         instances = [
             InstanceKeyframes(track.name, {frame: network_prompts(kf, self.geometry) for frame, kf in track.keyframes.items()})

@@ -22,7 +22,7 @@ def test_bench_pipeline_reports_both_timings_and_their_ratio(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("5 frames at 96x48, 3 keyframes, 2 instances")
     network = re.search(r"network only \S.*?\s+([\d.]+)\s+([\d.]+)\s*\n", result.stdout)
-    end_to_end = re.search(r"end to end \S.*?\s+([\d.]+)\s+([\d.]+)\s+([+-][\d.]+)%", result.stdout)
+    end_to_end = re.search(r"end to end \(.*?\)\s+([\d.]+)\s+([\d.]+)\s+([+-][\d.]+)%", result.stdout)
     assert network and end_to_end, result.stdout
     per_frame_network, per_frame_job = float(network.group(1)), float(end_to_end.group(1))
     assert per_frame_network > 0 and per_frame_job > 0
@@ -35,3 +35,15 @@ def test_bench_pipeline_reports_both_timings_and_their_ratio(tmp_path):
 def test_bench_pipeline_refuses_more_keyframes_than_frames(tmp_path):
     result = _bench("--frames", "3", "--keyframes", "4", "--weights", write_tiny_weights(tmp_path))
     assert result.returncode == 2 and "4 keyframes do not fit in 3 frames" in result.stderr
+
+
+def test_bench_pipeline_compares_the_two_schedules_of_side_work(tmp_path):
+    """The job's choice (in turns on a CPU its network fills, beside it otherwise) against the other one, same run."""
+    weights = write_tiny_weights(tmp_path)
+    result = _bench("--frames", "4", "--size", "96x48", "--weights", weights, "--repeats", "1", "--compare-schedules")
+    assert result.returncode == 0, result.stderr
+    chosen = re.search(r"end to end \(rmpsam-matte run: side work (beside|in turns with) the network\)\s+([\d.]+)", result.stdout)
+    other = re.search(r"end to end, not chosen here: side work (beside|in turns with) the network\s+([\d.]+)\s+[\d.]+\s+[+-][\d.]+%",
+                      result.stdout)
+    assert chosen and other, result.stdout
+    assert chosen.group(1) != other.group(1) and float(other.group(2)) > 0

@@ -104,7 +104,8 @@ class PlateSource:
         return to_linear_rgb(plate, self.plan.settings.colour_space)
 
     def network_image(self, frame: int) -> np.ndarray:
-        """The frame as the network sees it; reading the next frames in the same direction starts now."""
+        """The frame as the network sees it. The next frames in the same direction are read ahead:
+        in the background, or, taking turns, before this returns."""
         with self._lock:
             direction = 1 if self._last_frame is None or frame >= self._last_frame else -1
             self._last_frame = frame
@@ -123,7 +124,7 @@ class PlateSource:
             for stale in [f for f in self._pending if (f - frame) * direction < 0]:
                 self._pending.pop(stale).cancel()
             burst = [] if self.overlap_reads or cached is not None else list(self._pending.values())
-        wait(burst)  # taking turns: the frames ahead are read before the network goes on (a failed read raises when its frame is asked for)
+        wait(burst)  # a failed read raises later, when its own frame is asked for
         return cached if cached is not None else future.result()
 
     def _load(self, frame: int) -> np.ndarray:

@@ -11,9 +11,6 @@ from rmpsam_plugin.bench.table import format_table
 from rmpsam_plugin.job.weights import load_job_weights
 
 
-NETWORK_ROW = "network only (propagation, no I/O)"
-
-
 @click.command("pipeline")
 @click.option("--frames", default=8, show_default=True, help="Frames of the synthetic shot.")
 @click.option("--size", default="2048x1080", show_default=True, help="Plate WIDTHxHEIGHT.")
@@ -34,11 +31,11 @@ def pipeline(frames: int, size: str, weights: Path | None, threads: int | None, 
     timing = measure_pipeline(load_job_weights(weights) if weights else None, frames, width, height, threads, repeats,
                               keyframes, compare_schedules)
 
-    def row(label: str, seconds: float) -> list[str]:
-        overhead = f"{(seconds / timing.network_seconds - 1) * 100:+.1f}%" if label != NETWORK_ROW else ""
-        return [label, f"{seconds / frames:.3f}", f"{frames / seconds:.2f}", overhead]
+    def row(label: str, seconds: float, overhead: bool = True) -> list[str]:
+        over_network = f"{(seconds / timing.network_seconds - 1) * 100:+.1f}%" if overhead else ""
+        return [label, f"{seconds / frames:.3f}", f"{frames / seconds:.2f}", over_network]
 
-    rows = [row(NETWORK_ROW, timing.network_seconds),
+    rows = [row("network only (propagation, no I/O)", timing.network_seconds, overhead=False),
             row(f"end to end (rmpsam-matte run: {SCHEDULES[timing.overlap]})", timing.end_to_end_seconds)]
     if timing.other_schedule_seconds is not None:
         rows.append(row(f"end to end, not chosen here: {SCHEDULES[not timing.overlap]}", timing.other_schedule_seconds))

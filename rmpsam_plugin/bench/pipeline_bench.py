@@ -87,9 +87,10 @@ def released_size_random_weights(directory: Path) -> LoadedWeights:
 def measure_pipeline(weights: LoadedWeights | None, num_frames: int = 8, width: int = 2048, height: int = 1080,
                      threads: int | None = None, repeats: int = 3, keyframes: int = 2,
                      compare_schedules: bool = False) -> PipelineTiming:
-    """`keyframes` spread evenly over the shot, first and last frame included. The job finishes
-    a segment (between two keyframes) while the network works on the next, so only the last
-    segment's finishing adds to the network's time: the more segments, the less of it shows."""
+    """`keyframes` spread evenly over the shot, first and last frame included. Each segment
+    (between two keyframes) can only be finished after its last network step, so with one
+    segment all of the finishing adds to the network's time; with more, the job finishes a
+    segment beside or before the next one's network (`compare_schedules` measures both)."""
     if threads:
         torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory(prefix="rmpsam-pipeline-") as temporary:

@@ -1,8 +1,9 @@
-"""Shared test set-up: where the team's reference fixtures live, and headless Qt.
+"""Shared test set-up: where the reference fixtures live, and headless Qt.
 
-The fixtures sit in `../shared/fixtures/` beside the repository. A clone outside the team has no
-such folder: tests that need it skip with a message naming what is missing. In CI (`CI=true`) the
-folder is always present, so a missing one fails loudly instead of skipping silently.
+The fixtures are part of the repository (`tests/fixtures/`, each folder with its README and
+licence), so a clone alone runs every test. A missing fixture file therefore means a broken
+checkout, not an optional extra: the test that asks for it fails, naming the file, instead of
+skipping and letting a parity or format check pass unseen.
 """
 
 from __future__ import annotations
@@ -15,25 +16,40 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# What each fixture folder must hold: the files tests read (see the folder READMEs).
+OFFICIAL_FILES = (
+    "parity_tiny.pth",
+    "parity_tiny_class_embed.pth",
+    "parity_tiny_reference.safetensors",
+    "rapsam_r50_state_dict_manifest.json",
+    "classes_coco_yt19.json",
+)
+CRYPTOMATTE_FILES = (
+    "cornellBox_CryptoWildcard.0001.exr",
+    "multichannel.exr",
+    "special_chars.exr",
+    "sidecar_manifest.exr",
+    "sidecar_manifest.crypto_asset.json",
+)
 
 
-def _require(path: Path) -> Path:
-    if path.exists():
-        return path
-    message = f"reference fixture missing: {path} (the team's shared/fixtures folder beside the repository)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+def _require(folder: Path, names: tuple[str, ...]) -> Path:
+    """The folder, after checking every file the tests read is there; fails (never skips) if not."""
+    missing = [name for name in names if not (folder / name).is_file()]
+    if missing:
+        pytest.fail(f"reference fixtures missing from {folder}: {missing} (they are committed in tests/fixtures/)")
+    return folder
 
 
 @pytest.fixture(scope="session")
 def official_fixtures() -> Path:
-    """`shared/fixtures/official`: the authors' parity checkpoint and reference outputs."""
-    return _require(SHARED_FIXTURES / "official")
+    """`tests/fixtures/official`: the parity checkpoint and reference outputs of the authors' code."""
+    return _require(FIXTURES / "official", OFFICIAL_FILES)
 
 
 @pytest.fixture(scope="session")
 def cryptomatte_fixtures() -> Path:
-    """`shared/fixtures/cryptomatte`: real Cryptomatte files from production renderers."""
-    return _require(SHARED_FIXTURES / "cryptomatte")
+    """`tests/fixtures/cryptomatte`: real Cryptomatte files from production renderers."""
+    return _require(FIXTURES / "cryptomatte", CRYPTOMATTE_FILES)

@@ -28,17 +28,28 @@ def _close(ours: torch.Tensor, ref: torch.Tensor) -> bool:
     return float((ours - ref).abs().max()) <= TOLERANCE * float(ref.abs().max())
 
 
+def _image_from_normalised(normalised: torch.Tensor) -> np.ndarray:
+    """(3, H, W) network input -> the float (H, W, 3) picture the predictor is handed (not clipped
+    to 0..1: the predictor does not clip either, so the round trip is exact)."""
+    rgb = normalised * torch.tensor(PIXEL_STD).view(3, 1, 1) + torch.tensor(PIXEL_MEAN).view(3, 1, 1)
+    return (rgb.permute(1, 2, 0).numpy() / 255.0).astype(np.float32)
+
+
 @pytest.fixture(scope="module")
-def setup(official_fixtures):
+def reference_model(official_fixtures):
     reference = load_file(official_fixtures / "parity_tiny_reference.safetensors")
     with safe_open(official_fixtures / "parity_tiny_reference.safetensors", "pt") as handle:
-        height, width = json.loads(handle.metadata()["meta"])["img_shape"]
+        img_shape = tuple(json.loads(handle.metadata()["meta"])["img_shape"])
     model = RMPSAM(RMPSAMConfig.parity_tiny())
     model.load_state_dict(load_state_dict(official_fixtures / "parity_tiny.pth"))
     model.set_class_embedding(load_class_embedding(official_fixtures / "parity_tiny_class_embed.pth"))
-    normalised = reference["image.input"][0, :, :height, :width]
-    rgb = normalised * torch.tensor(PIXEL_STD).view(3, 1, 1) + torch.tensor(PIXEL_MEAN).view(3, 1, 1)
-    image = (rgb.permute(1, 2, 0).numpy() / 255.0).astype(np.float32)
+    return model, reference, img_shape
+
+
+@pytest.fixture(scope="module")
+def setup(reference_model):
+    model, reference, (height, width) = reference_model
+    image = _image_from_normalised(reference["image.input"][0, :, :height, :width])
     predictor = RMPSAMPredictor(model, InferenceSize(short_side=min(height, width), max_long_side=max(height, width)))
     predictor.set_image(image)
     return predictor, reference, (height, width)
@@ -60,11 +71,30 @@ def test_clicks_and_boxes_in_image_pixels_reproduce_reference_prompt_decode(setu
     assert tuple(prediction.logits.shape) == (6, height, width)
 
 
-def test_object_and_clip_decodes_reproduce_reference(setup):
+def test_object_decode_reproduces_reference(setup):
     predictor, reference, _ = setup
     objects = predictor.predict_objects()
     assert _close(objects.low_res_logits, reference["image.stage3.masks"][0])
     assert _close(objects.class_logits, reference["image.stage3.cls"][0])
+    assert _close(objects.kernels, reference["image.kernels"][0])
+
+
+def test_clip_decode_reproduces_reference(reference_model):
+    """The reference clip is three full-size 128x160 frames (no padding) decoded as one tube; the
+    predictor gets them as pictures and must decode the same tube, frame axis in the same order."""
+    model, reference, _ = reference_model
+    frames = [_image_from_normalised(frame) for frame in reference["video.input"]]
+    predictor = RMPSAMPredictor(model, InferenceSize(short_side=128, max_long_side=160))
+    predictor.set_images(frames)
+    clip = predictor.predict_clip()
+    assert tuple(clip.low_res_logits.shape) == (100, 3, 32, 40)
+    assert _close(clip.low_res_logits, reference["video.stage3.masks"][0])
+    assert _close(clip.class_logits, reference["video.stage3.cls"][0])
+    assert _close(clip.kernels, reference["video.kernels"][0])
+    # Frames given in another order come back in that order (the tube itself does not depend on it).
+    reversed_clip = predictor.predict_clip([2, 1, 0])
+    assert _close(reversed_clip.low_res_logits.flip(1), clip.low_res_logits)
+    assert not _close(reversed_clip.low_res_logits, clip.low_res_logits)
 
 
 def test_instances_are_ranked_and_masks_at_original_size(setup):
@@ -113,7 +143,7 @@ def test_queries_carry_to_other_frames_and_seeds_steer_the_first_pooling(setup):
     assert float((seeded.low_res_logits - unseeded.low_res_logits).abs().max()) > 1e-3
 
 
-def test_frame_cache_forgets_least_recently_used(official_fixtures):
+def test_frame_cache_forgets_least_recently_used():
     model = RMPSAM(RMPSAMConfig.parity_tiny())
     predictor = RMPSAMPredictor(model, InferenceSize(short_side=64, max_long_side=64), max_cached_frames=2)
     frames = np.random.default_rng(2).random((3, 64, 64, 3), dtype=np.float32)
@@ -124,7 +154,7 @@ def test_frame_cache_forgets_least_recently_used(official_fixtures):
     assert predictor.has_frame(1) and predictor.has_frame(3) and not predictor.has_frame(2)
 
 
-def test_repeated_clicks_reuse_the_frames_pixel_keys_and_a_replaced_frame_does_not(official_fixtures):
+def test_repeated_clicks_reuse_the_frames_pixel_keys_and_a_replaced_frame_does_not():
     """The prompt adapter's per-frame keys are cached: answers stay those of a fresh predictor,
     and replacing a frame's image under the same key recomputes them."""
     torch.manual_seed(0)

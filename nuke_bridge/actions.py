@@ -4,6 +4,9 @@ to runner.py / preview.py, whose callbacks come back through `nuke.executeInMain
 Problems the artist can fix (no Read upstream, a click outside the frame, no executable) are shown
 with `nuke.message` in the tool's own words and the handler returns None; tests call the same
 handlers with explicit paths instead of file dialogs.
+
+Settings are read through `node.setting`/`node.path_setting`: the knobs' text as typed, not
+Nuke's TCL-evaluated `value()` (node.py says why).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Dict, Optional
 import nuke
 
 from . import node as rmpsam_node
+from .node import path_setting, setting
 from .executable import ExecutableError, command_prefix, configured
 from .layer_names import output_layer_names
 from .plate_source import PlateError, plate_for_node
@@ -42,7 +46,7 @@ def remove_instance(node, index: int) -> None:
 def export_prompts(node, path: Optional[str] = None) -> Optional[str]:
     """Write the node's prompts to `path` (default: the prompt file knob, else ask)."""
     try:
-        path = path or node["prompt_file"].value() or nuke.getFilename("Save prompts", "*.json", type="save")
+        path = path or path_setting(node, "prompt_file") or nuke.getFilename("Save prompts", "*.json", type="save")
         if not path:
             return None
         plate = plate_for_node(node)
@@ -74,22 +78,22 @@ def run_locally(node) -> Optional[BackgroundRun]:
     try:
         plate = plate_for_node(node)
         document = export_document(node, plate.space, plate.plate_block())
-        output = node["output"].value()
+        output = path_setting(node, "output")
         if not output:
             raise ValueError("set %s's output knob (e.g. /shots/sh010/mattes/sh010.####.exr)" % node.name())
         prompt_path = write_prompt_file(prompt_file_for(node), document)
         command = run_command(
-            command_prefix(configured(node["executable"].value())), plate.pattern, prompt_path, output,
-            frames=(plate.first_frame, plate.last_frame), weights=node["weights"].value(),
-            threads=int(node["threads"].value()), cryptomatte=bool(node["cryptomatte"].value()),
-            extra=shlex.split(node["extra_args"].value()))
+            command_prefix(configured(setting(node, "executable"))), plate.pattern, prompt_path, output,
+            frames=(plate.first_frame, plate.last_frame), weights=path_setting(node, "weights"),
+            threads=int(setting(node, "threads")), cryptomatte=bool(setting(node, "cryptomatte")),
+            extra=shlex.split(setting(node, "extra_args")))
     except _PROBLEMS as error:
         return _tell(error)
     node_name = node.name()
     names = [entry["name"] for entry in document["instances"]]
     frames = (plate.first_frame, plate.last_frame)
-    cryptomatte = bool(node["cryptomatte"].value())
-    load_when_done = bool(node["load_when_done"].value())
+    cryptomatte = bool(setting(node, "cryptomatte"))
+    load_when_done = bool(setting(node, "load_when_done"))
 
     def finished(result: RunResult) -> None:  # main thread, via nuke.executeInMainThread
         if result.ok and load_when_done:
@@ -107,13 +111,13 @@ def load_result(node):
     try:
         document = read_prompt_file(prompt_file_for(node))
         plate = plate_for_node(node)
-        output = node["output"].value()
+        output = path_setting(node, "output")
         if not output:
             raise ValueError("%s has no output to load" % node.name())
     except _PROBLEMS as error:
         return _tell(error)
     names = [entry["name"] for entry in document["instances"]]
-    return _load(node.name(), output, (plate.first_frame, plate.last_frame), names, bool(node["cryptomatte"].value()))
+    return _load(node.name(), output, (plate.first_frame, plate.last_frame), names, bool(setting(node, "cryptomatte")))
 
 
 def preview(node):
@@ -126,11 +130,11 @@ def preview(node):
         request = request_from_document(document, frame, output_layer_names(names, False), node.name())
         if not request.prompts:
             raise ValueError("no instance of %s has a key on frame %d" % (node.name(), frame))
-        prefix = command_prefix(configured(node["executable"].value()))
+        prefix = command_prefix(configured(setting(node, "executable")))
+        weights = path_setting(node, "weights")
     except _PROBLEMS as error:
         return _tell(error)
-    weights = node["weights"].value()
-    threads = int(node["threads"].value())
+    threads = int(setting(node, "threads"))
     extra = ["--threads", str(threads)] if threads else []
 
     def done(result) -> None:  # main thread
@@ -144,10 +148,10 @@ def preview(node):
 
 def prompt_file_for(node) -> str:
     """The prompt file knob, else `<output folder>/<node>.prompts.json`."""
-    path = node["prompt_file"].value()
+    path = path_setting(node, "prompt_file")
     if path:
         return path
-    output = node["output"].value()
+    output = path_setting(node, "output")
     if not output:
         raise ValueError("set %s's prompt file or output knob" % node.name())
     return os.path.join(os.path.dirname(os.path.abspath(output)), "%s.prompts.json" % node.name())
@@ -156,10 +160,7 @@ def prompt_file_for(node) -> str:
 def _load(node_name: str, output: str, frames, names, cryptomatte: bool):
     node = nuke.toNode(node_name)
     position = (node.xpos() + 150, node.ypos()) if node is not None else None
-    loaded = _load_result(output, frames[0], frames[1], names, cryptomatte, node_name, position)
-    for warning in loaded.warnings:
-        nuke.warning(warning)
-    return loaded
+    return _load_result(output, frames[0], frames[1], names, cryptomatte, node_name, position)
 
 
 def _tell(error: Exception) -> None:

@@ -10,6 +10,12 @@ Calls used, as Nuke documents them for `Array_Knob`: `animations()` -> Animation
 `setValueAt(value, time, index)`, `getValueAt(time, index)`, `isAnimated()`, `isKeyAt(time,
 index)`, `removeKeyAt(time, index)`, `clearAnimated()`.
 `getKeyList()` would be shorter but only exists in recent Nuke versions.
+
+Expressions: `isAnimated()` is also true for a knob linked by expression (to a Tracker, say), whose
+curve has no keys (Foundry's Animation guide: "isAnimated() returns True if there is any sort of
+animation in the knob, including expressions"; `hasExpression()` tells them apart). Such a handle
+has a value on every frame and no keyframe of its own: prompt_export.py samples it on the frames
+where its instance has keys.
 """
 
 from __future__ import annotations
@@ -17,10 +23,16 @@ from __future__ import annotations
 from typing import List, Sequence
 
 
+def driven_by_expression(knob) -> bool:
+    """True when any channel of `knob` follows an expression rather than its keys."""
+    return bool(knob.isAnimated() and knob.hasExpression())
+
+
 def key_frames(knob) -> List[int]:
     """The frames where any channel of `knob` has a key, sorted. A knob that is not animated has
-    none, whatever its value: it was never placed on a keyframe."""
-    if not knob.isAnimated():
+    none, whatever its value: it was never placed on a keyframe; nor has one driven by an
+    expression (its keys, if any, are not what Nuke shows)."""
+    if not knob.isAnimated() or driven_by_expression(knob):
         return []
     frames = set()
     for curve in knob.animations():

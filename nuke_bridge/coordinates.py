@@ -7,10 +7,17 @@ bottom row has centre y 0.5, which becomes height - 0.5, the tool's bottom row).
 
 Two things that look like they need scaling and (mostly) do not:
 
-- Pixel aspect. An anamorphic plate is shown desqueezed in the viewer, but XY/BBox knob values are
-  still in the format's stored pixels, and the prompt file also keeps stored (squeezed) pixels
-  (`prompts.schema.json`). So x is never multiplied by the pixel aspect; it only travels in the
-  file's `plate` block for the tool to check against the sequence.
+- Pixel aspect. An anamorphic plate is shown desqueezed in the viewer (Foundry, "Pixel Aspect
+  Ratio": https://learn.foundry.com/nuke/8.0/content/getting_started/using_interface/pixel_aspect_ratio.html),
+  but that is display only: Nuke's coordinate system is pixel-based, and the pixel aspect is "a
+  property of the image format, rather than the data itself" (NDK Dev Guide, "Coordinates and
+  bounding boxes"). An XY/BBox knob's value is a position in the format's stored pixels, the
+  viewer drawing the handle at x * aspect; the aspect only rescales *sizes* (the guide's WH_knob
+  example). The prompt file also keeps stored (squeezed) pixels (`prompts.schema.json`), so x is
+  never multiplied by the pixel aspect; the aspect only travels in the file's `plate` block for
+  the tool to check against the sequence. Not checked in a running Nuke: the guide's wording
+  ("the user seeing ... canonical coordinates") leaves room, so an anamorphic shot is worth one
+  click checked by eye.
 - Proxy mode. Nuke keeps knob values in full-resolution format pixels whatever the proxy setting
   and scales them itself when it renders a proxy. So a knob value is already right for the
   full-res plate. Only when the tool is pointed at the proxy files themselves (a smaller plate)

@@ -16,6 +16,10 @@ earlier instance is removed) the knobs are:
                           files (a mask image has no viewer handle) so they survive a round trip
 
 Only this module knows the names; the rest asks `instances(node)`.
+
+String knobs are read with `getText()`, never `value()`: Nuke's `value()` is the TCL-evaluated text
+(`[...]` run as a command, `$var` substituted, backslashes dropped; File knobs also turn `####`
+into `%04d`), and an instance called `car [v2]` or a tool in `C:\tools` is text, not TCL.
 """
 
 from __future__ import annotations
@@ -99,14 +103,26 @@ def is_rmpsam_node(node) -> bool:
 
 
 def setting(node, name: str):
-    """A settings knob's value (see SETTINGS)."""
-    return node[name].value()
+    """A settings knob's value (see SETTINGS): the raw text of a string knob, else its value."""
+    knob = node[name]
+    return knob.getText() if hasattr(knob, "getText") else knob.value()
+
+
+def path_setting(node, name: str) -> str:
+    """A path knob's text. Nuke would evaluate a TCL expression in it and the tool cannot, so one
+    is refused (ValueError, shown to the artist) rather than passed on as a literal path."""
+    text = setting(node, name).strip()
+    if "[" in text:
+        raise ValueError("%s's %s knob holds a TCL expression (%s); the tool needs a plain path"
+                         % (node.name(), name, text))
+    return text
 
 
 def add_instance(node, name: str, positive: int = DEFAULT_POSITIVE, negative: int = DEFAULT_NEGATIVE,
                  boxes: int = DEFAULT_BOXES, class_name: str = "") -> InstanceKnobs:
     """Add an instance tab with spare handle slots; returns its knobs."""
-    taken = [track.index for track in instances(node)]
+    _purge_removed(node)
+    taken = _instance_numbers(node)
     index = max(taken) + 1 if taken else 1
     prefix = "i%d_" % index
     node.addKnob(nuke.Tab_Knob(prefix + "tab", name))
@@ -140,11 +156,43 @@ def ensure_slots(node, track: InstanceKnobs, positive: int, negative: int, boxes
 
 
 def remove_instance(node, index: int) -> None:
-    """Remove every knob of instance `index`; the other instances keep their numbers."""
-    for knob_name in list(node.knobs()):
-        match = _INSTANCE_KNOB.match(knob_name)
-        if match and int(match.group(1)) == index:
-            node.removeKnob(node[knob_name])
+    """Remove every knob of instance `index`; the other instances keep their numbers.
+
+    The instance's own "Remove instance" button is usually the knob whose script is running, and
+    Nuke crashes when a PyScript knob is removed under its running callback. So that one button
+    is hidden and left behind (with no name knob it is no instance), and removed by the next
+    add or remove, from another knob's callback."""
+    _purge_removed(node)
+    running = nuke.thisKnob()
+    for knob_name in _knob_names(node, index):
+        knob = node[knob_name]
+        if knob is running:
+            knob.setVisible(False)
+        else:
+            node.removeKnob(knob)
+
+
+def _knob_names(node, index: int) -> List[str]:
+    return [name for name in node.knobs() if _index_of(name) == index]
+
+
+def _index_of(knob_name: str) -> Optional[int]:
+    match = _INSTANCE_KNOB.match(knob_name)
+    return int(match.group(1)) if match else None
+
+
+def _instance_numbers(node) -> List[int]:
+    """Numbers in use by any instance knob, a leftover button included (its name is still taken)."""
+    return sorted({index for index in map(_index_of, node.knobs()) if index is not None})
+
+
+def _purge_removed(node) -> None:
+    """Remove the buttons left behind by `remove_instance`, except one whose script is running."""
+    running = nuke.thisKnob()
+    for index in _instance_numbers(node):
+        names = _knob_names(node, index)
+        if names == ["i%d_remove" % index] and node[names[0]] is not running:
+            node.removeKnob(node[names[0]])
 
 
 def instances(node) -> List[InstanceKnobs]:

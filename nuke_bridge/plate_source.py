@@ -5,7 +5,8 @@ bridge needs the files behind it: the first Read up the input-0 chain (through D
 the like, which change pixels but not geometry; a Transform or Reformat in between would move the
 image under the handles, and is refused rather than silently mis-mapped).
 
-Read knobs used: `file`, `proxy` (the proxy files' pattern), `first`, `last`, `format` and
+Read knobs used (text knobs through `getText()`, as typed: `value()` would have evaluated any TCL
+and turned `####` into `%04d`, hiding both from the checks here): `file`, `proxy` (the proxy files' pattern), `first`, `last`, `format` and
 `proxy_format` (Format objects: `width()`, `height()`, `pixelAspect()`), `frame` (a frame
 expression or offset, which the tool cannot follow). The root's `proxy` knob says whether proxy mode is on.
 """
@@ -77,7 +78,7 @@ def plate_from_read(read, use_proxy_files: bool = False) -> Plate:
     """Describe the plate behind `read`. With `use_proxy_files` the tool reads the Read's proxy
     files (its `proxy` knob), scaled from the format by `proxy_format`; otherwise the full-res
     files, in which knob values already are (proxy mode or not: see coordinates.py)."""
-    pattern = read["file"].value()
+    pattern = read["file"].getText()
     if not pattern:
         raise PlateError("%s has no file" % read.name())
     _check_pattern(read, pattern, "file")
@@ -86,7 +87,7 @@ def plate_from_read(read, use_proxy_files: bool = False) -> Plate:
     space = KnobSpace.full_res(width, height)
     proxy_files = False
     if use_proxy_files:
-        proxy_pattern = read["proxy"].value()
+        proxy_pattern = read["proxy"].getText()
         if not proxy_pattern:
             raise PlateError("%s has no proxy files to run on (its proxy knob is empty)" % read.name())
         _check_pattern(read, proxy_pattern, "proxy")
@@ -94,9 +95,9 @@ def plate_from_read(read, use_proxy_files: bool = False) -> Plate:
         pattern, proxy_files = proxy_pattern, True
         space = KnobSpace(width, height, int(proxy_format.width()), int(proxy_format.height()))
     offset = read.knob("frame")
-    if offset is not None and str(offset.value()).strip() not in ("", "frame"):
+    if offset is not None and offset.getText().strip() not in ("", "frame"):
         raise PlateError("%s changes frame numbers (frame %s); the tool reads frames by file number, so "
-                         "clear the Read's frame knob" % (read.name(), offset.value()))
+                         "clear the Read's frame knob" % (read.name(), offset.getText()))
     return Plate(read.name(), pattern, int(read["first"].value()), int(read["last"].value()),
                  float(fmt.pixelAspect()), space, proxy_files)
 

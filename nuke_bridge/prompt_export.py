@@ -3,7 +3,9 @@ reads; schema in rmpsam_plugin/prompts/prompts.schema.json).
 
 Export: every instance tab becomes an instance; its keyframes are the frames where any of its
 handles has a key; on each keyframe a handle contributes only if it has a key on exactly that
-frame (animation.py says why). Values go through coordinates.py (y flip, proxy-file scaling).
+frame (animation.py says why), or if an expression drives it (sampled on those frames; an
+instance whose only handles are expression-driven has no keyframes and is refused).
+Names, classes and the masks JSON are read with `getText()`: text as typed, not TCL (node.py). Values go through coordinates.py (y flip, proxy-file scaling).
 Problems are collected and raised together, naming instance, frame and knob, because the artist
 fixes them in the panel, not in the file.
 
@@ -44,7 +46,7 @@ def export_document(node, space: KnobSpace, plate_block: Optional[dict] = None) 
     entries = []
     seen = set()
     for track in rmpsam_node.instances(node):
-        name = str(track.name.value()).strip()
+        name = track.name.getText().strip()
         if not name:
             issues.append("instance %d has no name" % track.index)
             continue
@@ -151,16 +153,22 @@ def _instance_entry(track, name: str, space: KnobSpace, issues: List[str]) -> Op
     slots = [("positive_clicks", knob) for knob in track.positive] + \
             [("negative_clicks", knob) for knob in track.negative] + [("boxes", knob) for knob in track.boxes]
     keyed = [(field, knob, set(animation.key_frames(knob))) for field, knob in slots]
+    linked = [knob for _, knob in slots if animation.driven_by_expression(knob)]
     masks = _masks(track, name, issues)
     frames = sorted(set().union(*[frames for _, _, frames in keyed]) | set(masks))
     if not frames:
-        issues.append("%s has no keyed handle: set a key on a click or box on each keyframe" % name)
+        if linked:
+            issues.append("%s: %s follows an expression and no handle of %s has a key, so no frame is a keyframe: "
+                          "key a handle on the frames to use, or bake the expression to keys"
+                          % (name, ", ".join(knob.name() for knob in linked), name))
+        else:
+            issues.append("%s has no keyed handle: set a key on a click or box on each keyframe" % name)
         return None
     keyframes = []
     for frame in frames:
         keyframe = {"frame": frame, "positive_clicks": [], "negative_clicks": [], "boxes": []}  # type: Dict[str, object]
         for field, knob, knob_frames in keyed:
-            if frame not in knob_frames:
+            if frame not in knob_frames and knob not in linked:
                 continue
             values = animation.values_at(knob, frame)
             if field == "boxes":
@@ -180,7 +188,7 @@ def _instance_entry(track, name: str, space: KnobSpace, issues: List[str]) -> Op
             issues.append("%s frame %d: only negative clicks; add a positive click or a box" % (name, frame))
         keyframes.append(keyframe)
     entry = {"name": name}  # type: Dict[str, object]
-    class_name = track.class_name.value().strip() if track.class_name is not None else ""
+    class_name = track.class_name.getText().strip() if track.class_name is not None else ""
     if class_name:
         entry["class"] = class_name
     entry["keyframes"] = keyframes
@@ -188,7 +196,7 @@ def _instance_entry(track, name: str, space: KnobSpace, issues: List[str]) -> Op
 
 
 def _masks(track, name: str, issues: List[str]) -> Dict[int, dict]:
-    text = track.masks.value() if track.masks is not None else ""
+    text = track.masks.getText() if track.masks is not None else ""
     if not text.strip():
         return {}
     try:

@@ -1,13 +1,24 @@
-"""Load a run's output into the script: one Read, a Shuffle per instance, a Cryptomatte node.
+r"""Load a run's output into the script: one Read, a Shuffle2 per instance, a Cryptomatte node.
 
 The EXR holds each instance as `<layer>.A`, which Nuke shows as `<layer>.alpha`
 (DESIGN 5); the layer names are computed with the writer's own rule (layer_names.py), since the
-bridge cannot read EXR headers. Each Shuffle copies `<layer>.alpha` into rgba (all four channels:
-a matte you can view and use as a mask at once). Shuffle2 (Nuke 12.1+) takes `in1`/`out1` and a
-`mappings` list of (input, source channel, destination channel); older Nukes get the classic
-Shuffle (`in`, `out`, and `red`/`green`/`blue`/`alpha` naming channels of `in`). The Cryptomatte
-node (native since Nuke 13, the Psyop gizmo before, both with `cryptoLayer`/`matteList`) gets the
-`CryptoObject` layer and every instance picked, which shows the union of the mattes.
+bridge cannot read EXR headers. Each Shuffle2 copies `<layer>.alpha` into rgba (all four channels:
+a matte you can view and use as a mask at once): `in1`/`out1` and a `mappings` list of (input,
+source channel, destination channel).
+
+The bridge runs in Nuke 14-16 (Python 3.9-3.11), which all have Shuffle2 (Nuke 12.1+) and the
+native Cryptomatte node (Nuke 13+), so there is no classic-Shuffle or gizmo-only branch. The
+native node picks its layer with `cryptoLayerChoice` (`cryptoLayer` is the gizmo's knob). Where a
+studio installed Psyop's gizmo under the same class name, the node is a `nuke.Gizmo`: its String
+`cryptoLayer` is set instead, and its own `update_cryptomatte_gizmo` rebuilds its expression
+after `matteList` is set, which setting the knob from Python does not do.
+
+`matteList` is what the Cryptomatte node parses, not a plain list (Psyop/Cryptomatte
+nuke/cryptomatte_utilities.py, `StringEncoder`): each name has `\`, `*`, `?`, `[`, `]` escaped
+(else `*`/`?`/`[]` are wildcards), then it is a CSV item (quoted when it has a space, a comma, a
+quote or a backslash; `"` and `\` escaped), and the line gets one more level for Nuke's string
+evaluation (`[`/`]` escaped, `\"` doubled, and `$` escaped: Psyop's encoder leaves `$`, which
+Nuke's evaluation would substitute as a variable).
 
 Main thread only: this creates nodes.
 """
@@ -15,7 +26,7 @@ Main thread only: this creates nodes.
 from __future__ import annotations
 
 import re
-from typing import Dict, List, NamedTuple, Optional, Sequence
+from typing import Dict, NamedTuple, Optional, Sequence
 
 import nuke
 
@@ -28,10 +39,9 @@ _SPACING = 40
 
 class LoadedResult(NamedTuple):
     read: object
-    shuffles: Dict[str, object]       # instance name -> Shuffle node
+    shuffles: Dict[str, object]       # instance name -> Shuffle2 node
     layers: Dict[str, str]            # instance name -> EXR layer
-    cryptomatte: Optional[object]
-    warnings: List[str]
+    cryptomatte: Optional[object]     # None when the run wrote no Cryptomatte
 
 
 def nuke_pattern(pattern: str) -> str:
@@ -50,7 +60,6 @@ def load_result(output_pattern: str, first_frame: int, last_frame: int, instance
     read.setName(name_prefix + "_result")
     if position is not None:
         read.setXYpos(int(position[0]), int(position[1]))
-    warnings = []  # type: List[str]
     shuffles = {}
     for column, name in enumerate(instance_names):
         shuffle = _shuffle(layers[name])
@@ -60,18 +69,34 @@ def load_result(output_pattern: str, first_frame: int, last_frame: int, instance
         shuffles[name] = shuffle
     crypto = None
     if cryptomatte:
-        try:
-            crypto = nuke.nodes.Cryptomatte()
-        except RuntimeError:
-            warnings.append("no Cryptomatte node in this Nuke (install the Psyop gizmo); "
-                            "the %s layers are in the files" % CRYPTOMATTE_LAYER)
-        else:
-            crypto.setName(name_prefix + "_cryptomatte")
-            crypto["cryptoLayer"].setValue(CRYPTOMATTE_LAYER)
-            crypto["matteList"].setValue(", ".join(instance_names))
-            crypto.setInput(0, read)
-            _place_below(crypto, read, len(shuffles))
-    return LoadedResult(read, shuffles, layers, crypto, warnings)
+        crypto = _cryptomatte(read, instance_names, name_prefix + "_cryptomatte")
+        _place_below(crypto, read, len(shuffles))
+    return LoadedResult(read, shuffles, layers, crypto)
+
+
+def matte_list(names: Sequence[str]) -> str:
+    """The `matteList` text that makes a Cryptomatte node select exactly `names`, literally."""
+    items = []
+    for name in names:
+        matte = re.sub(r"([\\*?\[\]])", r"\\\1", name)  # a literal, not a wildcard
+        item = matte.replace("\\", "\\\\").replace('"', '\\"')
+        items.append('"%s"' % item if item != matte or " " in item or "," in item else item)
+    text = ", ".join(items)
+    return text.replace("[", "\\[").replace("]", "\\]").replace("$", "\\$").replace('\\"', '\\\\"')
+
+
+def _cryptomatte(read, instance_names: Sequence[str], name: str):
+    node = nuke.nodes.Cryptomatte()
+    node.setName(name)
+    node.setInput(0, read)  # the layer menu is filled from the input's metadata
+    gizmo = isinstance(node, nuke.Gizmo)
+    node["cryptoLayer" if gizmo else "cryptoLayerChoice"].setValue(CRYPTOMATTE_LAYER)
+    node["matteList"].setValue(matte_list(instance_names))
+    if gizmo:
+        import cryptomatte_utilities  # Psyop's module, on Nuke's path wherever its gizmo is
+
+        cryptomatte_utilities.update_cryptomatte_gizmo(node, force=True)
+    return node
 
 
 def _ensure_layer(layer: str) -> None:
@@ -84,15 +109,7 @@ def _ensure_layer(layer: str) -> None:
 def _shuffle(layer: str):
     source = layer + ".alpha"
     _ensure_layer(layer)
-    try:
-        shuffle = nuke.nodes.Shuffle2()
-    except RuntimeError:  # before Nuke 12.1
-        shuffle = nuke.nodes.Shuffle()
-        shuffle["in"].setValue(layer)
-        shuffle["out"].setValue("rgba")
-        for channel in ("red", "green", "blue", "alpha"):
-            shuffle[channel].setValue("alpha")
-        return shuffle
+    shuffle = nuke.nodes.Shuffle2()
     shuffle["in1"].setValue(layer)
     shuffle["out1"].setValue("rgba")
     shuffle["mappings"].setValue([(0, source, "rgba." + channel) for channel in ("red", "green", "blue", "alpha")])

@@ -106,7 +106,8 @@ def test_buttons_run_their_handlers():
 
 
 def test_sources_parse_as_python_3_9():
-    """Nuke 13-15 ship Python 3.9-3.11: no `match`, no 3.10+ grammar anywhere in the bridge."""
+    """Nuke 14, 15 and 16 ship Python 3.9, 3.10 and 3.11 (Nuke 13 shipped 3.7): no `match`, no
+    3.10+ grammar anywhere in the bridge."""
     files = sorted(BRIDGE_DIR.rglob("*.py"))
     assert len(files) >= 10
     for path in files:

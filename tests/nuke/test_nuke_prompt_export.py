@@ -58,7 +58,11 @@ def test_exported_json_flips_y_and_uses_only_keyed_handles():
 
 def test_anamorphic_keeps_stored_pixels_and_records_the_aspect():
     """Nuke's knob values on a 2:1 anamorphic plate are stored (squeezed) pixels, as are the
-    file's: x is not desqueezed, and the aspect only goes to the plate block."""
+    file's: x is not desqueezed, and the aspect only goes to the plate block. Checked against
+    Foundry's NDK Dev Guide, "Coordinates and bounding boxes" (pixel aspect is a property of the
+    format; positions are pixel coordinates, the viewer desqueezes for display:
+    https://learn.foundry.com/nuke/8.0/content/getting_started/using_interface/pixel_aspect_ratio.html);
+    see coordinates.py for what that page leaves open."""
     node = rmpsam_below(plate_read(width=1024, height=858, pixel_aspect=2.0))
     track = rmpsam_node.add_instance(node, "car")
     key(track.positive[0], 1001, [512.0, 858.0 - 100.0])

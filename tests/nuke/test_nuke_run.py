@@ -77,7 +77,7 @@ def test_run_locally_then_load_result(nuke_shot, nuke_tiny_weights, tmp_path):
     read = nuke.toNode(node.name() + "_result")
     assert read is not None and read.Class() == "Read"
     assert (read["first"].value(), read["last"].value()) == (FIRST_FRAME, LAST_FRAME)
-    pattern = read["file"].value()
+    pattern = read["file"].getText()
     for frame in range(FIRST_FRAME, LAST_FRAME + 1):
         assert frame_path(pattern, frame).is_file()
     channels, spec = exr_channels(frame_path(pattern, FIRST_FRAME))
@@ -94,7 +94,7 @@ def test_run_locally_then_load_result(nuke_shot, nuke_tiny_weights, tmp_path):
 
     # ...and the Cryptomatte node on the layer the file carries, with the manifest's names
     crypto = nuke.allNodes("Cryptomatte")[0]
-    assert crypto.input(0) is read and crypto["cryptoLayer"].value() == "CryptoObject"
+    assert crypto.input(0) is read and crypto["cryptoLayerChoice"].value() == "CryptoObject"
     assert "CryptoObject00.red" in nuke_channels
     manifest_names = set()
     for attribute in spec.extra_attribs:
@@ -132,14 +132,15 @@ def test_layer_names_follow_the_writers_rule():
     assert output_layer_names(names, cryptomatte=False) == sanitise_layer_names(names)
 
 
-def test_older_nuke_gets_classic_shuffles_and_a_warning_without_cryptomatte():
+def test_load_result_without_cryptomatte_makes_a_read_and_shuffle2s_only():
+    """Nuke 14-16 (the bridge's Python 3.9-3.11) all have Shuffle2; a pattern the CLI spells
+    `$F4` becomes one the Read's file knob takes."""
     from nuke_bridge.result_loader import load_result
 
-    nuke.UNAVAILABLE_CLASSES.update({"Shuffle2", "Cryptomatte"})
-    loaded = load_result("/mattes/sh.$F4.exr", 1001, 1010, ["car", "rgba"], cryptomatte=True)
-    assert loaded.read["file"].value() == "/mattes/sh.%04d.exr"
+    loaded = load_result("/mattes/sh.$F4.exr", 1001, 1010, ["car", "rgba"], cryptomatte=False)
+    assert loaded.read["file"].getText() == "/mattes/sh.%04d.exr"
     assert loaded.layers == {"car": "car", "rgba": "rgba_2"}
     shuffle = loaded.shuffles["rgba"]
-    assert shuffle.Class() == "Shuffle" and shuffle["in"].value() == "rgba_2"
-    assert [shuffle[c].value() for c in ("red", "green", "blue", "alpha")] == ["alpha"] * 4
-    assert loaded.cryptomatte is None and "Cryptomatte" in loaded.warnings[0]
+    assert shuffle.Class() == "Shuffle2" and shuffle["in1"].value() == "rgba_2"
+    assert shuffle["mappings"].value() == [(0, "rgba_2.alpha", "rgba." + c) for c in ("red", "green", "blue", "alpha")]
+    assert loaded.cryptomatte is None and nuke.allNodes("Cryptomatte") == []

@@ -8,16 +8,32 @@ classes raise RuntimeError like Nuke's "unknown command"; menus, ProgressTask an
 recorded.
 
 Threads: Nuke allows node work on the main thread only. Every Node/Knob method call is recorded
-with the thread that made it (`TOUCHES`). `executeInMainThread` does what Nuke does: called on the
-main thread it runs at once; called from another thread it queues the call for the main thread,
-which runs it in `process_events()` (the test's stand-in for Nuke's event loop).
+with the thread that made it (`TOUCHES`). `executeInMainThread` called from another thread queues the
+call for the main thread, which runs it in `process_events()` (the test's stand-in for Nuke's event
+loop).
 `executeInMainThreadWithResult` blocks the calling thread until the main thread has run it.
+
+Stricter than a plain stub, each rule with the page it was checked against (test_nuke_real_behaviour.py
+cites them per call):
+- String knobs: `value()`/`getValue()` return the TCL-evaluated text (`[frame]`, `[value knob]`,
+  `$env(NAME)`, backslash escapes; an unknown command or variable raises, as `nuke.tcl` does),
+  `getText()` the raw text. File knobs' `value()` also turns `####` into `%04d`.
+  https://learn.foundry.com/nuke/developers/12.2/pythonreference/nuke.String_Knob-class.html
+  https://learn.foundry.com/nuke/developers/70/pythonreference/nuke.File_Knob-class.html
+- Off the main thread any node or knob call raises (Nuke's threading rules), and so does
+  `executeInMainThread*` called *on* the main thread (Nuke hangs there).
+- Removing the PyScript knob whose script is running raises (Nuke crashes).
+- `isAnimated()` is true for an expression too; `hasExpression()` tells them apart.
+  https://learn.foundry.com/nuke/developers/132/pythondevguide/animation.html
+- The native Cryptomatte node (Nuke 13+) has `cryptoLayerChoice`, not the gizmo's `cryptoLayer`;
+  with `PSYOP_GIZMO = True` `nuke.nodes.Cryptomatte()` makes the Psyop gizmo instead.
 """
 
 from __future__ import annotations
 
 import collections
 import functools
+import os
 import re
 import threading
 import time
@@ -36,7 +52,8 @@ WARNINGS = []
 PROGRESS_TASKS = []
 INPUT_ANSWERS = collections.deque()
 FILENAME_ANSWERS = collections.deque()
-UNAVAILABLE_CLASSES = set()   # e.g. {"Shuffle2"} to play an older Nuke
+UNAVAILABLE_CLASSES = set()   # node classes this session does not have
+PSYOP_GIZMO = False           # True: "Cryptomatte" is Psyop's gizmo, as where a studio installed it
 _MAIN_QUEUE = collections.deque()
 _BUILTIN_LAYERS = {"rgba": ["rgba.red", "rgba.green", "rgba.blue", "rgba.alpha"], "rgb": ["rgb.red", "rgb.green", "rgb.blue"],
                    "alpha": ["rgba.alpha"], "depth": ["depth.Z"]}
@@ -45,14 +62,17 @@ _MENUS = {}
 _NODES = []
 _CONTEXT = threading.local()
 _STATE = {"frame": 1}
+_RUNNING = []           # PyScript knobs whose script is running now
 
 
 def reset():
     """A fresh session: no nodes, menus, messages or queued calls."""
     for container in (TOUCHES, EXECUTE_CALLS, MENU_CALLS, MESSAGES, WARNINGS, PROGRESS_TASKS, INPUT_ANSWERS,
-                      FILENAME_ANSWERS, _MAIN_QUEUE, _NODES):
+                      FILENAME_ANSWERS, _MAIN_QUEUE, _NODES, _RUNNING):
         container.clear()
     UNAVAILABLE_CLASSES.clear()
+    global PSYOP_GIZMO
+    PSYOP_GIZMO = False
     _LAYERS.clear()
     _LAYERS.update(_BUILTIN_LAYERS)
     _MENUS.clear()
@@ -66,10 +86,18 @@ def _main():
     return threading.current_thread() is threading.main_thread()
 
 
+class ThreadError(RuntimeError):
+    """A node or knob touched off the main thread: in Nuke a crash or corrupt script, here an error.
+    https://learn.foundry.com/nuke/developers/140/pythondevguide/threading.html"""
+
+
 def _recording(function, owner):
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         TOUCHES.append((threading.current_thread().name, _main(), "%s.%s" % (owner, function.__name__)))
+        if not _main():
+            raise ThreadError("%s.%s called from thread %s" % (owner, function.__name__,
+                                                                threading.current_thread().name))
         return function(*args, **kwargs)
 
     return wrapper
@@ -106,6 +134,13 @@ class AnimationCurve(object):
     def __init__(self, knob, index):
         self._knob, self._index = knob, index
         self._keys = {}  # frame -> value
+        self._expression = "curve"  # Nuke's default: the keys themselves
+
+    def expression(self):
+        return self._expression
+
+    def noExpression(self):
+        return self._expression == "curve"
 
     def keys(self):
         return [AnimationKey(x, y) for x, y in sorted(self._keys.items())]
@@ -114,6 +149,8 @@ class AnimationCurve(object):
         self._keys[float(t)] = float(y)
 
     def evaluate(self, t):
+        if not self.noExpression():
+            return _evaluate_link(self._expression, t)
         keys = sorted(self._keys.items())
         if not keys:
             return 0.0
@@ -126,6 +163,22 @@ class AnimationCurve(object):
             if x0 <= t <= x1:
                 return y0 + (y1 - y0) * (t - x0) / (x1 - x0)
         raise AssertionError("unreachable")
+
+
+_FIELDS = {"x": 0, "y": 1, "r": 2, "t": 3, "w": 0, "h": 1}
+
+
+def _evaluate_link(expression, t):
+    """A linking expression, `Node.knob.field` (e.g. `Tracker1.translate.x`), at frame `t`; any
+    other expression is beyond this stand-in and raises rather than guessing."""
+    match = re.match(r"^\s*(?:parent\.)?(\w+)\.(\w+)(?:\.(\w+))?\s*$", expression)
+    node = toNode(match.group(1)) if match else None
+    knob = node.knob(match.group(2)) if node is not None else None
+    if knob is None:
+        raise TclError("cannot evaluate expression %r in this stand-in" % expression)
+    field = match.group(3)
+    index = int(field) if field and field.isdigit() else _FIELDS.get(field, 0)
+    return knob.getValueAt(t, index)
 
 
 # ---- knobs ----------------------------------------------------------------------------------------
@@ -182,14 +235,92 @@ class Knob(object):
         return False
 
 
+class TclError(RuntimeError):
+    """What `nuke.tcl` raises for an unknown command or variable."""
+
+
+def _tcl_evaluate(text, node):
+    """Nuke's evaluation of a string knob, the subset that matters here: backslash escapes (`\\x`
+    -> `x`, as Tcl's rule of backslash substitution and Psyop's `simulate_nuke_getvalue` in
+    cryptomatte_utilities_tests.py), `[frame]`, `[value knob]` / `[value node.knob]`, `$env(NAME)`,
+    `$gui`. Anything else is an unknown command or variable, which raises."""
+    out, i = [], 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text):
+            following = text[i + 1]
+            out.append({"n": "\n", "t": "\t"}.get(following, following))
+            i += 2
+        elif char == "[":
+            depth, j = 1, i + 1
+            while j < len(text) and depth:
+                depth += {"[": 1, "]": -1}.get(text[j], 0)
+                j += 1
+            if depth:
+                raise TclError("missing close-bracket in %r" % text)
+            out.append(_tcl_command(_tcl_evaluate(text[i + 1:j - 1], node).split(), node))
+            i = j
+        elif char == "$":
+            match = re.match(r"\$(?:env\(([^)]*)\)|(\w+))", text[i:])
+            if match is None:
+                out.append(char)
+                i += 1
+                continue
+            if match.group(1) is not None:
+                if match.group(1) not in os.environ:
+                    raise TclError("can't read \"env(%s)\": no such variable" % match.group(1))
+                out.append(os.environ[match.group(1)])
+            elif match.group(2) == "gui":
+                out.append("1" if GUI else "0")
+            else:
+                raise TclError("can't read \"%s\": no such variable" % match.group(2))
+            i += len(match.group(0))
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+def _tcl_command(words, node):
+    if words == ["frame"]:
+        return str(_STATE["frame"])
+    if len(words) == 2 and words[0] == "value":
+        owner, _, knob_name = words[1].rpartition(".")
+        target = (_ROOT if owner == "root" else toNode(owner)) if owner else node
+        if target is None or target.knob(knob_name) is None:
+            raise TclError("no such knob %s" % words[1])
+        return str(target.knob(knob_name).value())
+    raise TclError("invalid command name \"%s\"" % (words[0] if words else ""))
+
+
 class String_Knob(Knob):
+    """Holds raw text (`getText`); `value()` is the evaluated text."""
+
     def setValue(self, value):
         self._value = "" if value is None else str(value)
         return True
 
+    def setText(self, value):
+        return self.setValue(value)
+
+    def getText(self):
+        return self._value
+
+    def value(self):
+        return _tcl_evaluate(self._value, self._node)
+
+    def getValue(self):
+        return self.value()
+
 
 class File_Knob(String_Knob):
-    pass
+    """`value()`/`getValue()` evaluate and normalise a sequence to `%04d` notation."""
+
+    def value(self):
+        return re.sub(r"#+", lambda m: "%%0%dd" % len(m.group(0)), super(File_Knob, self).value())
+
+    def getValue(self):
+        return self.value()
 
 
 class Multiline_Eval_String_Knob(String_Knob):
@@ -254,7 +385,11 @@ class PyScript_Knob(Knob):
 
     def execute(self):
         if self._command:
-            _with_this(self._node, self, lambda: exec(self._command, {"nuke": _module()}))
+            _RUNNING.append(self)
+            try:
+                _with_this(self._node, self, lambda: exec(self._command, {"nuke": _module()}))
+            finally:
+                _RUNNING.remove(self)
 
 
 class Format_Knob(Knob):
@@ -330,7 +465,19 @@ class Array_Knob(Knob):
         return True
 
     def isAnimated(self, index=-1):
+        """True for keys *and* for expressions, as Nuke documents."""
         return any(self._curves[i] is not None for i in self._channels(index))
+
+    def setExpression(self, expression, channel=-1, view=None):
+        for i in self._channels(channel):
+            if self._curves[i] is None:
+                self._curves[i] = AnimationCurve(self, i)
+            self._curves[i]._expression = expression
+        return True
+
+    def hasExpression(self, index=-1):
+        return any(self._curves[i] is not None and not self._curves[i].noExpression()
+                   for i in self._channels(index))
 
     def hasAnimation(self):
         return self.isAnimated()
@@ -381,6 +528,16 @@ class BBox_Knob(Array_Knob):
     SIZE = 4  # x, y, r, t
 
 
+class _LayerChoice_Knob(Knob):
+    """The native Cryptomatte node's layer menu (an Enumeration in Nuke)."""
+
+    def setValue(self, value):
+        if not isinstance(value, str) or not value:
+            raise ValueError("%s: not a layer name: %r" % (self._name, value))
+        self._value = value
+        return True
+
+
 class Shuffle2Mappings_Knob(Knob):
     """Shuffle2's `mappings`: a list of (input index, source channel, destination channel), each a
     channel of a layer Nuke knows."""
@@ -401,7 +558,7 @@ class Shuffle2Mappings_Knob(Knob):
 
 _KNOB_CLASSES = [Knob, String_Knob, File_Knob, Multiline_Eval_String_Knob, Text_Knob, Tab_Knob, Channel_Knob,
                  Boolean_Knob, Enumeration_Knob, PyScript_Knob, Format_Knob, Array_Knob, Int_Knob, Double_Knob,
-                 XY_Knob, BBox_Knob, Shuffle2Mappings_Knob]
+                 XY_Knob, BBox_Knob, _LayerChoice_Knob, Shuffle2Mappings_Knob]
 
 
 # ---- nodes ----------------------------------------------------------------------------------------
@@ -425,8 +582,15 @@ _CLASS_KNOBS = {
                          Shuffle2Mappings_Knob("mappings")],
     "Shuffle": lambda: [Channel_Knob("in"), Channel_Knob("in2"), Channel_Knob("out"), Channel_Knob("out2"),
                         Channel_Knob("red"), Channel_Knob("green"), Channel_Knob("blue"), Channel_Knob("alpha")],
-    "Cryptomatte": lambda: [String_Knob("cryptoLayer"), String_Knob("matteList"), Boolean_Knob("cryptoLayerLock"),
-                            String_Knob("expression")],
+    # Nuke 13+'s native node: the layer is picked with `cryptoLayerChoice`, whose menu Nuke fills from the
+    # input's metadata (which this stand-in does not read, so any layer name is taken).
+    "Cryptomatte": lambda: [_LayerChoice_Knob("cryptoLayerChoice"), String_Knob("matteList"),
+                            Boolean_Knob("cryptoLayerLock")],
+    # Psyop's gizmo (Psyop/Cryptomatte nuke/Cryptomatte.gizmo): a String `cryptoLayer` its Python reads,
+    # and an `expression` that only its update function rebuilds.
+    "Cryptomatte gizmo": lambda: [String_Knob("cryptoLayer"), Enumeration_Knob("cryptoLayerChoice"),
+                                  String_Knob("matteList"), Boolean_Knob("cryptoLayerLock"),
+                                  Boolean_Knob("stopAutoUpdate"), String_Knob("expression")],
     "Root": lambda: [Int_Knob("first_frame"), Int_Knob("last_frame"), Format_Knob("format"), Boolean_Knob("proxy"),
                      Enumeration_Knob("proxy_type", "proxy mode", ["format", "scale"]), Double_Knob("proxy_scale"),
                      Format_Knob("proxy_format")],
@@ -434,16 +598,16 @@ _CLASS_KNOBS = {
 
 
 class Node(object):
-    def __init__(self, node_class):
+    def __init__(self, node_class, knobs_of=None):
         self._class = node_class
         self._knobs = collections.OrderedDict()
         self._inputs = {}
-        for knob in _standard_knobs() + _CLASS_KNOBS[node_class]():
+        for knob in _standard_knobs() + _CLASS_KNOBS[knobs_of or node_class]():
             self._attach(knob)
 
     def _attach(self, knob):
         if knob._name in self._knobs:
-            raise ValueError("%s already has a knob %s" % (self._knobs["name"].value(), knob._name))
+            raise ValueError("%s already has a knob %s" % (self._knobs["name"].getText(), knob._name))
         knob._node = self
         self._knobs[knob._name] = knob
 
@@ -451,7 +615,7 @@ class Node(object):
         return self._class
 
     def name(self):
-        return self._knobs["name"].value()
+        return self._knobs["name"].getText()
 
     def fullName(self):
         return self.name()
@@ -484,6 +648,9 @@ class Node(object):
         return True
 
     def removeKnob(self, knob):
+        if knob in _RUNNING:
+            raise RuntimeError("removing %s while its own script runs: Nuke frees the knob under the running "
+                               "callback and crashes" % knob._name)
         if self._knobs.get(knob._name) is not knob:
             raise ValueError("%s is not a knob of %s" % (knob._name, self.name()))
         del self._knobs[knob._name]
@@ -522,7 +689,15 @@ class Node(object):
         return self._knobs["selected"].value()
 
     def __repr__(self):
-        return "<Node %s %s>" % (self._class, self._knobs["name"].value())
+        return "<Node %s %s>" % (self._class, self._knobs["name"].getText())
+
+
+class Group(Node):
+    pass
+
+
+class Gizmo(Group):
+    """A gizmo: Psyop's code tells its Cryptomatte gizmo apart with `type(node) is nuke.Gizmo`."""
 
 
 for _cls in _KNOB_CLASSES + [Node]:
@@ -533,9 +708,14 @@ for _cls in _KNOB_CLASSES + [Node]:
 
 def _new_node(node_class, knobs=None):
     TOUCHES.append((threading.current_thread().name, _main(), "create %s" % node_class))
-    if node_class not in _CLASS_KNOBS or node_class in UNAVAILABLE_CLASSES or node_class == "Root":
+    if not _main():
+        raise ThreadError("create %s called from thread %s" % (node_class, threading.current_thread().name))
+    if node_class not in _CLASS_KNOBS or node_class in UNAVAILABLE_CLASSES or " " in node_class or node_class == "Root":
         raise RuntimeError("%s: unknown command" % node_class)
-    node = Node(node_class)
+    if node_class == "Cryptomatte" and PSYOP_GIZMO:
+        node = Gizmo(node_class, "Cryptomatte gizmo")
+    else:
+        node = Node(node_class)
     _NODES.append(node)
     node.setName(node_class + "1")
     for name, value in (knobs or {}).items():
@@ -764,31 +944,28 @@ class _Call(object):
             self.done.set()
 
 
+def _refuse_main(name):
+    """Nuke hangs when the main thread asks itself to run something and waits; refused here."""
+    if _main():
+        raise RuntimeError("%s called from the main thread: Nuke hangs" % name)
+
+
 def executeInMainThread(function, args=(), kwargs=None):
     if not isinstance(args, tuple):
         args = (args,)  # Nuke accepts a bare argument here
-    inline = _main()
-    EXECUTE_CALLS.append((threading.current_thread().name, getattr(function, "__name__", repr(function)), inline))
-    call = _Call(function, args, kwargs)
-    if inline:
-        call.run()
-        if call.error is not None:
-            raise call.error
-    else:
-        _MAIN_QUEUE.append(call)
+    EXECUTE_CALLS.append((threading.current_thread().name, getattr(function, "__name__", repr(function)), _main()))
+    _refuse_main("executeInMainThread")
+    _MAIN_QUEUE.append(_Call(function, args, kwargs))
 
 
 def executeInMainThreadWithResult(function, args=(), kwargs=None):
     if not isinstance(args, tuple):
         args = (args,)
-    inline = _main()
-    EXECUTE_CALLS.append((threading.current_thread().name, getattr(function, "__name__", repr(function)), inline))
+    EXECUTE_CALLS.append((threading.current_thread().name, getattr(function, "__name__", repr(function)), _main()))
+    _refuse_main("executeInMainThreadWithResult")
     call = _Call(function, args, kwargs)
-    if inline:
-        call.run()
-    else:
-        _MAIN_QUEUE.append(call)
-        call.done.wait()
+    _MAIN_QUEUE.append(call)
+    call.done.wait()
     if call.error is not None:
         raise call.error
     return call.result

@@ -42,7 +42,7 @@ import fileseq
 import numpy as np
 
 from rmpsam_plugin import __version__, cryptomatte
-from rmpsam_plugin.errors import OutputError
+from rmpsam_plugin.errors import InputError, OutputError
 from rmpsam_plugin.exr_output import PIXEL_DTYPES, write_exr
 from rmpsam_plugin.image_reader import DEFAULT_LAYER, Plate
 from rmpsam_plugin.nuke_channels import assert_nuke_friendly
@@ -109,10 +109,16 @@ class OutputFormat:
                              f"lossless: {', '.join(LOSSLESS_COMPRESSIONS)}; lossy: {', '.join(LOSSY_COMPRESSIONS)}")
 
 
-def _output_template(pattern: str | Path) -> fileseq.FileSequence:
+class OutputPatternError(InputError, ValueError):
+    """The output pattern is not an .exr path with frame padding (`-o x.exr`, `-o m.####.png`)."""
+
+
+def output_template(pattern: str | Path) -> fileseq.FileSequence:
+    """The output pattern as a frame template; checked here so a job refuses it before any work."""
     template = fileseq.FileSequence(str(pattern), pad_style=PAD_STYLE)
     if not template.padding() or template.extension().lower() != ".exr":
-        raise ValueError(f"output pattern must be an .exr path with frame padding (####, %04d...), not '{pattern}'")
+        raise OutputPatternError(f"output pattern must be an .exr path with frame padding (####, %04d...), "
+                                 f"not '{pattern}'")
     return template
 
 
@@ -129,7 +135,7 @@ class MatteWriter:
         duplicates = sorted({name for name in instance_names if list(instance_names).count(name) > 1})
         if duplicates:
             raise ValueError(f"instance names must be unique; given more than once: {duplicates}")
-        self._template = _output_template(pattern)
+        self._template = output_template(pattern)
         self.instance_names = tuple(instance_names)
         taken = [passthrough_layer] if passthrough_layer else []
         if cryptomatte_layer:

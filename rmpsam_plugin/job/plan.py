@@ -12,7 +12,9 @@ from pathlib import Path
 
 from rmpsam_plugin.errors import InputError, OutputError, SequenceError
 from rmpsam_plugin.image_reader import PlateHeader
+from rmpsam_plugin.job.output_safety import refuse_outputs_over_inputs
 from rmpsam_plugin.job.settings import RunSettings
+from rmpsam_plugin.matte_writer import output_template
 from rmpsam_plugin.plate_geometry import Window
 from rmpsam_plugin.prompts import PlateInfo, PromptFileError, PromptSet, UnknownInstanceError, load_prompts
 from rmpsam_plugin.sequences import Sequence, find_sequence, inspect_sequence
@@ -65,8 +67,23 @@ def plan_job(settings: RunSettings) -> JobPlan:
     write_range = settings.segment or shot_range
     if not (shot_range[0] <= write_range[0] <= write_range[1] <= shot_range[1]):
         raise InputError(f"--segment {write_range[0]}-{write_range[1]} lies outside frames {shot_range[0]}-{shot_range[1]}")
+    _refuse_output_over_inputs(settings, sequence, prompts, write_range)
     output_dir = _writable_output_dir(settings.output)
     return JobPlan(settings, sequence, header, prompts, shot_range, write_range, output_dir)
+
+
+def _refuse_output_over_inputs(settings: RunSettings, sequence: Sequence, prompts: PromptSet,
+                               write_range: tuple[int, int]) -> None:
+    """Checked before the output folder is even created: nothing may be written over an input."""
+    template = output_template(settings.output)
+    outputs = [(frame, Path(template.frame(frame))) for frame in range(write_range[0], write_range[1] + 1)]
+    inputs = [(f"plate frame {frame}", sequence.path(frame)) for frame in sequence.present]
+    inputs += [(f"mask of {track.name!r} on frame {frame}", keyframe.mask_path)
+               for track in prompts.instances for frame, keyframe in track.keyframes.items()
+               if keyframe.mask_path is not None]
+    if settings.prompts is not None:
+        inputs.append(("prompt file", Path(settings.prompts)))
+    refuse_outputs_over_inputs(outputs, inputs)
 
 
 def _shot_range(settings: RunSettings, sequence: Sequence) -> tuple[int, int]:

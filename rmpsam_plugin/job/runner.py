@@ -32,6 +32,7 @@ from rmpsam_model.predictor import RMPSAMPredictor
 from rmpsam_model.preprocess import InferenceGeometry, InferenceSize
 from rmpsam_plugin import __version__
 from rmpsam_plugin.image_reader import read_header
+from rmpsam_plugin.job.output_lock import OutputLock
 from rmpsam_plugin.job.plan import JobPlan
 from rmpsam_plugin.job.plate_source import KeptPlate, PlateSource, network_leaves_cpu_free
 from rmpsam_plugin.job.progress import ProgressReporter
@@ -177,12 +178,13 @@ class JobRunner:
         first, last = self.plan.write_range
         if self.plan.settings.threads:
             torch.set_num_threads(self.plan.settings.threads)
-        self.progress.start(last - first + 1, instances=self.plan.prompts.names, output=self.plan.settings.output)
         tally = FrameTally(self.progress, last - first + 1)
         finishing: list[Future] = []
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="matte-writer") as finishers:
+        with OutputLock(self.plan.settings.output, self.plan.output_dir, self.plan.write_range), \
+                ThreadPoolExecutor(max_workers=2, thread_name_prefix="matte-writer") as finishers:
+            self.progress.start(last - first + 1, instances=self.plan.prompts.names, output=self.plan.settings.output)
             try:
-                for segment_first, segment_last in self._segments():
+                for keyframe_segment, (segment_first, segment_last) in self._segments():
                     _raise_first_failure(finishing)  # a frame that could not be written stops the job here
                     frames = range(segment_first, segment_last + 1)
                     todo = [f for f in frames if not already_written(self.writer.path(f), self.provenance)]
@@ -191,7 +193,7 @@ class JobRunner:
                         tally.record(frame, self.writer.path(frame), skipped=True)
                     if not todo:
                         continue
-                    logits = self._segment_logits(min(todo), max(todo))
+                    logits = self._segment_logits(keyframe_segment, todo)
                     for frame in todo:  # finished beside the next segment's network, or before it (self.overlap)
                         kept = self.plates.kept_plate(frame)
                         finishing.append(finishers.submit(self._finish_and_record, frame, logits, kept, tally))
@@ -218,21 +220,29 @@ class JobRunner:
         tally.record(frame, path)
         return path
 
-    def _segments(self) -> list[tuple[int, int]]:
+    def _segments(self) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+        """(the keyframe segment, the part of it this run writes) for each segment that has one."""
         first, last = self.plan.write_range
         spans = []
         for segment in self.plan.prompts.segments(*self.plan.shot_range):
             lo, hi = max(segment.first_frame, first), min(segment.last_frame, last)
             if lo <= hi:
-                spans.append((lo, hi))
+                spans.append(((segment.first_frame, segment.last_frame), (lo, hi)))
         return spans
 
-    def _segment_logits(self, first: int, last: int) -> dict[int, dict[str, torch.Tensor]]:
-        """Blended (and, if asked, temporally stabilised) low-res logits of frames first..last."""
-        margin = 1 if self.plan.settings.temporal else 0
-        blended = self.engine.run(first, last, margin=margin)
+    def _segment_logits(self, keyframe_segment: tuple[int, int], todo: list[int]) -> dict[int, dict[str, torch.Tensor]]:
+        """Blended (and, if asked, temporally stabilised) low-res logits of the frames `todo`.
+
+        The stabiliser's result on a frame depends on every frame of the range it filters, so it
+        always filters the whole keyframe segment, whichever of its frames are left to write: a
+        resumed run or a `--segment` task then gives each frame exactly the mattes of one
+        uninterrupted run (the segment's propagation comes back from the pass cache). Without
+        the stabiliser each frame stands alone and only the frames to write are computed.
+        """
         if not self.plan.settings.temporal:
-            return blended
+            return self.engine.run(min(todo), max(todo))
+        first, last = keyframe_segment
+        blended = self.engine.run(first, last, margin=1)
         frames = sorted(blended)
         images = [self.plates.network_image(frame) for frame in frames]
         links = motion_links(images)  # one flow per pair of frames, shared by every instance

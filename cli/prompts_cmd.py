@@ -18,6 +18,7 @@ import click
 from rmpsam_cli.exit_codes import BAD_INPUT, OUTPUT_ERROR
 from rmpsam_plugin.errors import InputError
 from rmpsam_plugin.image_reader import read_header
+from rmpsam_plugin.printable import printable
 from rmpsam_plugin.prompts import (
     PlateInfo,
     PromptFileError,
@@ -133,13 +134,13 @@ def _summary(path: Path, prompt_set: PromptSet, segments: list[Segment]) -> dict
 def _text(summary: dict) -> str:
     instances, segments = summary["instances"], summary["segments"]
     lines = [
-        f"OK {summary['file']}: {_count(len(instances), 'instance')}, "
+        f"OK {printable(summary['file'])}: {_count(len(instances), 'instance')}, "
         f"{_count(summary['keyframe_count'], 'keyframe')}, {_count(len(segments), 'segment')}"
     ]
     for track in instances:
-        kind = f" ({track['class']})" if track["class"] else ""
+        kind = f" ({printable(track['class'])})" if track["class"] else ""
         frames = ", ".join(str(frame) for frame in track["keyframes"])
-        lines.append(f"  {track['name']}{kind} -> layer {track['layer']}: keyframes {frames}")
+        lines.append(f"  {printable(track['name'])}{kind} -> layer {track['layer']}: keyframes {frames}")
     spans = ", ".join(f"{_bound(s['first_frame'])}-{_bound(s['last_frame'])}" for s in segments)
     lines.append(f"  segments: {spans}")
     lines.append(f"  digest: {summary['digest']}")

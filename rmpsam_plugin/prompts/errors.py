@@ -3,12 +3,21 @@
 Each problem is a `PromptIssue` located by instance name, keyframe (frame number) and field, the
 way an artist thinks of the prompts, rather than by a JSON path. Loading collects all of them
 before raising one `PromptFileError`, so a file with five mistakes takes one round trip, not five.
+Names and fields come from the file, so they are printed escaped (`printable`): a name holding a
+newline or a terminal escape code cannot forge log lines. The message lists the first
+`LISTED_ISSUES` problems (a file of 300,000 unknown keys would print 300,000 lines); `issues`
+keeps them all, for `--json`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from rmpsam_plugin.printable import printable
+
+LISTED_ISSUES = 100
+_SHOWN_NAME = 80
 
 
 @dataclass(frozen=True)
@@ -25,11 +34,11 @@ class PromptIssue:
     def __str__(self) -> str:
         where = []
         if self.instance is not None:
-            where.append(f'instance "{self.instance}"')
+            where.append(f'instance "{printable(self.instance, _SHOWN_NAME)}"')
         if self.frame is not None:
             where.append(f"keyframe {self.frame}")
         if self.field:
-            where.append(self.field)
+            where.append(printable(self.field, _SHOWN_NAME))
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
     def to_json(self) -> dict:
@@ -50,8 +59,10 @@ class PromptFileError(ValueError):
         self.source = source
         self.issues = list(issues)
         count = len(self.issues)
-        lines = [f"{source}: {count} problem{'s' if count != 1 else ''}:"]
-        lines += [f"  - {issue}" for issue in self.issues]
+        lines = [f"{printable(source)}: {count} problem{'s' if count != 1 else ''}:"]
+        lines += [f"  - {issue}" for issue in self.issues[:LISTED_ISSUES]]
+        if count > LISTED_ISSUES:
+            lines.append(f"  ... and {count - LISTED_ISSUES} more (all of them with `prompts validate --json`)")
         super().__init__("\n".join(lines))
 
 

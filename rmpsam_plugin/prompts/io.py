@@ -1,7 +1,8 @@
 """Reading and writing prompt files.
 
-`load_prompts` reports a JSON syntax error with its line and column, and everything else through
-the full check (`validation.py`). `save_prompts` checks before writing, so it never writes a file
+`load_prompts` reads only a regular file of at most `MAX_PROMPT_FILE_BYTES` (`input_files.py`),
+reports a JSON syntax error with its line and column, and everything else through the full
+check (`validation.py`). `save_prompts` checks before writing, so it never writes a file
 that `load_prompts` would refuse, and writes atomically (temporary file, then rename), so an
 editor or bridge that dies mid-save leaves the previous file intact rather than half of a new one.
 """
@@ -14,7 +15,8 @@ from pathlib import Path
 
 from .codec import document_from_prompt_set
 from .errors import PromptFileError, PromptIssue
-from .json_text import format_document, parse
+from .input_files import MAX_PROMPT_FILE_BYTES, UnusableFileError, read_input_file
+from .json_text import DocumentLimitError, format_document, parse
 from .model import PlateInfo, PromptSet
 from .validation import checked_prompt_set
 
@@ -24,16 +26,18 @@ def load_prompts(path: str | os.PathLike, plate: PlateInfo | None = None) -> Pro
     frame range, size) when given. Raises `PromptFileError` listing every problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PromptFileError(str(path), [PromptIssue(None, None, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as error:
+        text = read_input_file(path, MAX_PROMPT_FILE_BYTES).decode("utf-8")
+    except UnusableFileError as error:
+        raise PromptFileError(str(path), [PromptIssue(None, None, "", f"file {error.reason}")]) from None
+    except UnicodeDecodeError as error:
         raise PromptFileError(str(path), [PromptIssue(None, None, "", f"cannot read the file: {error}")]) from None
     try:
         document = parse(text)
     except json.JSONDecodeError as error:
         message = f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
         raise PromptFileError(str(path), [PromptIssue(None, None, "", message)]) from None
+    except DocumentLimitError as error:
+        raise PromptFileError(str(path), [PromptIssue(None, None, "", str(error))]) from None
     return checked_prompt_set(document, base_dir=path.parent.absolute(), plate=plate, source=str(path))
 
 
@@ -44,9 +48,13 @@ def save_prompts(prompt_set: PromptSet, path: str | os.PathLike) -> None:
     base_dir = path.parent.absolute()
     document = document_from_prompt_set(prompt_set, base_dir)
     checked_prompt_set(document, base_dir=base_dir, plate=None, source=str(path))
+    text = format_document(document).encode("utf-8")
+    if len(text) > MAX_PROMPT_FILE_BYTES:
+        message = f"the prompts would take {len(text):,} bytes, over the {MAX_PROMPT_FILE_BYTES:,} a prompt file may hold"
+        raise PromptFileError(str(path), [PromptIssue(None, None, "", message)])
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        temporary.write_text(format_document(document), encoding="utf-8")
+        temporary.write_bytes(text)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

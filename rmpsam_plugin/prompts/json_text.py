@@ -5,6 +5,13 @@ so a Nuke knob holding NaN would get through) and lets a repeated key win silent
 non-finite number parses to a `NonFiniteNumber` marker that the schema then rejects at its exact
 place, and objects remember repeated keys so they can be reported where they are.
 
+Reading is bounded, because a prompt file may come from anywhere: repeated keys are found in
+linear time (a quadratic search took minutes on a 2 MB file); an integer longer than
+`MAX_INTEGER_DIGITS` is never converted (Python refuses over 4,300 digits with a bare ValueError,
+and no frame or coordinate has that many) but parses to an `OversizedNumber` marker the schema
+rejects at its place; and nesting deeper than `MAX_DEPTH` (a prompt file needs 7 levels; 100k
+levels overflow the parser and every walk after it) is a `DocumentLimitError`.
+
 Writing: keys in the order given (the caller fixes it), two-space indents, and arrays of numbers
 (clicks, boxes) kept on one line so a keyframe reads like the artist placed it.
 """
@@ -13,7 +20,17 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Iterator
+
+MAX_INTEGER_DIGITS = 15
+"""Longer integers are refused: 15 digits is where JSON's doubles stop holding every integer."""
+MAX_DEPTH = 32
+"""Deepest nesting of arrays and objects accepted; a prompt file uses 7 levels."""
+
+
+class DocumentLimitError(ValueError):
+    """The text is JSON, but beyond what a prompt file can be (too deeply nested)."""
 
 
 class NonFiniteNumber:
@@ -26,6 +43,16 @@ class NonFiniteNumber:
         return self.text
 
 
+class OversizedNumber:
+    """Stands in for an integer of more than `MAX_INTEGER_DIGITS` digits; not a number to the schema."""
+
+    def __init__(self, text: str):
+        self.digits = len(text.lstrip("-"))
+
+    def __repr__(self) -> str:
+        return f"<{self.digits}-digit integer>"
+
+
 class JsonObject(dict):
     """A parsed JSON object that remembers keys written more than once (the last value is kept)."""
 
@@ -33,13 +60,21 @@ class JsonObject(dict):
 
 
 def parse(text: str) -> object:
-    """Parse `text`; raises `json.JSONDecodeError` (with line and column) on a syntax error."""
-    return json.loads(
-        text,
-        object_pairs_hook=_object_from_pairs,
-        parse_constant=NonFiniteNumber,
-        parse_float=_finite_float_or_marker,
-    )
+    """Parse `text`; raises `json.JSONDecodeError` (with line and column) on a syntax error and
+    `DocumentLimitError` on nesting deeper than `MAX_DEPTH`."""
+    try:
+        document = json.loads(
+            text,
+            object_pairs_hook=_object_from_pairs,
+            parse_constant=NonFiniteNumber,
+            parse_float=_finite_float_or_marker,
+            parse_int=_bounded_int_or_marker,
+        )
+    except RecursionError:
+        raise DocumentLimitError(_too_deep_message()) from None
+    if _depth_exceeds(document, MAX_DEPTH):
+        raise DocumentLimitError(_too_deep_message())
+    return document
 
 
 def repeated_keys(document: object, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
@@ -49,10 +84,12 @@ def repeated_keys(document: object, path: tuple = ()) -> Iterator[tuple[tuple, s
             yield path, key
     if isinstance(document, dict):
         for key, value in document.items():
-            yield from repeated_keys(value, path + (key,))
+            if isinstance(value, (dict, list)):
+                yield from repeated_keys(value, path + (key,))
     elif isinstance(document, list):
         for index, value in enumerate(document):
-            yield from repeated_keys(value, path + (index,))
+            if isinstance(value, (dict, list)):
+                yield from repeated_keys(value, path + (index,))
 
 
 def format_document(document: object) -> str:
@@ -63,9 +100,33 @@ def format_document(document: object) -> str:
 def _object_from_pairs(pairs: list[tuple[str, object]]) -> JsonObject:
     obj = JsonObject(pairs)
     if len(obj) != len(pairs):
-        keys = [key for key, _ in pairs]
-        obj.repeated_keys = tuple(key for key in obj if keys.count(key) > 1)
+        counts = Counter(key for key, _ in pairs)
+        obj.repeated_keys = tuple(key for key in obj if counts[key] > 1)
     return obj
+
+
+def _bounded_int_or_marker(text: str) -> int | OversizedNumber:
+    return int(text) if len(text.lstrip("-")) <= MAX_INTEGER_DIGITS else OversizedNumber(text)
+
+
+def _depth_exceeds(document: object, limit: int) -> bool:
+    """Whether arrays and objects nest more than `limit` levels deep; iterative, so a deep
+    document cannot overflow the check itself."""
+    level = [document] if isinstance(document, (dict, list)) else []
+    for _ in range(limit):
+        level = [
+            child
+            for container in level
+            for child in (container.values() if isinstance(container, dict) else container)
+            if isinstance(child, (dict, list))
+        ]
+        if not level:
+            return False
+    return bool(level)
+
+
+def _too_deep_message() -> str:
+    return f"arrays and objects nest more than {MAX_DEPTH} levels deep; a prompt file needs 7"
 
 
 def _finite_float_or_marker(text: str) -> float | NonFiniteNumber:

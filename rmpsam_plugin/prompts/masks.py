@@ -4,6 +4,10 @@ The matte lives in the image's display window, like every prompt. A mask rendere
 a tight bounding box (EXR data window smaller than the display window) is placed where its data
 window says, zero outside; data outside the display window is dropped. Only the first subimage
 (part) is read.
+
+Only a regular file of at most `MAX_MASK_FILE_BYTES` is opened, and only when its windows are at
+most `MAX_MASK_PIXELS` (`input_files.py`): a FIFO would hang the job, and a small compressed file
+can claim a window that would take all the memory to decode.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from pathlib import Path
 import numpy as np
 import OpenImageIO as oiio
 
+from rmpsam_plugin.printable import printable
+
+from .input_files import MAX_MASK_FILE_BYTES, MAX_MASK_PIXELS, UnusableFileError, check_input_file
 from .model import Keyframe
 
 
@@ -55,7 +62,7 @@ def load_mask(keyframe: Keyframe) -> np.ndarray:
         index = _channel_index(spec, keyframe.mask_channel, path)
         pixels = image.read_image(0, 0, index, index + 1, oiio.FLOAT)
         if pixels is None:
-            raise MaskError(f"cannot read the pixels of mask image {path}: {image.geterror()}")
+            raise MaskError(f"cannot read the pixels of mask image {printable(path)}: {image.geterror()}")
     finally:
         image.close()
     data = np.asarray(pixels, dtype=np.float32).reshape(spec.height, spec.width)
@@ -65,11 +72,18 @@ def load_mask(keyframe: Keyframe) -> np.ndarray:
 
 
 def _open(path: Path) -> oiio.ImageInput:
-    if not path.is_file():
-        raise MaskError(f"mask image not found: {path}")
+    try:
+        check_input_file(path, MAX_MASK_FILE_BYTES)
+    except UnusableFileError as error:
+        raise MaskError(f"mask image {error.reason}: {printable(path)}") from None
     image = oiio.ImageInput.open(str(path))
     if image is None:
-        raise MaskError(f"cannot read mask image {path}: {oiio.geterror() or 'unknown format'}")
+        raise MaskError(f"cannot read mask image {printable(path)}: {oiio.geterror() or 'unknown format'}")
+    spec = image.spec()
+    largest = max(spec.width * spec.height, spec.full_width * spec.full_height)
+    if largest > MAX_MASK_PIXELS:
+        image.close()
+        raise MaskError(f"mask image {printable(path)} claims {largest:,} pixels, over the cap of {MAX_MASK_PIXELS:,}")
     return image
 
 
@@ -80,12 +94,12 @@ def _channel_index(spec: oiio.ImageSpec, channel: str | None, path: Path) -> int
     if channel is None:
         if len(names) != 1:
             raise MaskError(
-                f"mask image {path} has {len(names)} channels ({', '.join(names)}); "
+                f"mask image {printable(path)} has {len(names)} channels ({printable(', '.join(names))}); "
                 "set mask_channel to the one that holds the matte"
             )
         return 0
     if channel not in names:
-        raise MaskError(f"mask image {path} has no channel {channel!r}; it has {', '.join(names)}")
+        raise MaskError(f"mask image {printable(path)} has no channel {channel!r}; it has {printable(', '.join(names))}")
     return names.index(channel)
 
 

@@ -5,7 +5,9 @@ validate against it with any JSON Schema library. This module runs it with `json
 each error's JSON path into the instance name, keyframe and field an artist recognises.
 
 The file's `schema` and `version` are checked on their own first: a file of another kind or a
-newer version would otherwise drown the one useful message in a flood of shape errors.
+newer version would otherwise drown the one useful message in a flood of shape errors. Until
+`schema` says this is a prompt file, messages describe values by type only and never quote
+them: a secrets file named as prompts by mistake must not end up in a render-farm log.
 """
 
 from __future__ import annotations
@@ -19,11 +21,15 @@ from pathlib import Path
 from jsonschema import Draft202012Validator, ValidationError
 
 from .errors import PromptIssue
-from .json_text import NonFiniteNumber
+from .json_text import MAX_INTEGER_DIGITS, NonFiniteNumber, OversizedNumber
 
 SCHEMA_PATH = Path(__file__).with_name("prompts.schema.json")
 FILE_KIND = "rmpsam-prompts"
 VERSION = 1
+
+_GUESSED_UNKNOWN_FIELDS = 20
+"""Unknown fields in one object up to which each gets a "did you mean" guess: a few are typos;
+thousands are another kind of file, and guessing for each took seconds."""
 
 _ARTICLE_TYPE = {
     "integer": "an integer",
@@ -43,10 +49,10 @@ def published_schema() -> dict:
 def header_issues(document: object) -> list[PromptIssue]:
     """Problems with what the file says it is; when there are any, nothing else is checked."""
     if not isinstance(document, dict):
-        return [PromptIssue(None, None, "", f"the file must hold a JSON object, not {_describe(document)}")]
+        return [PromptIssue(None, None, "", f"the file must hold a JSON object, not {_kind_of(document)}")]
     kind = document.get("schema")
     if kind != FILE_KIND:
-        found = "no \"schema\" field" if "schema" not in document else f"schema {_describe(kind)}"
+        found = "no \"schema\" field" if "schema" not in document else f"another value ({_kind_of(kind)})"
         return [PromptIssue(None, None, "schema", f'expected "{FILE_KIND}", found {found}: is this a prompt file?')]
     version = document.get("version")
     if isinstance(version, bool) or not isinstance(version, (int, float)):
@@ -85,7 +91,9 @@ def _messages(error: ValidationError) -> list[tuple[tuple, str]]:
         return [(path + (name,), "is required but missing") for name in limit if name not in value]
     if keyword == "additionalProperties":
         allowed = list(node.get("properties", {}))
-        return [(path + (name,), _unknown_field(name, allowed)) for name in value if name not in allowed]
+        unknown = [name for name in value if name not in allowed]
+        guess = len(unknown) <= _GUESSED_UNKNOWN_FIELDS
+        return [(path + (name,), _unknown_field(name, allowed, guess)) for name in unknown]
     if keyword == "type":
         return [(path, f"must be {_ARTICLE_TYPE.get(limit, limit)}, not {_describe(value)}")]
     if keyword == "minItems" and limit == 1:
@@ -97,6 +105,10 @@ def _messages(error: ValidationError) -> list[tuple[tuple, str]]:
         return [(path, f"{title} must be {relation} {limit}, got {_describe(value)}")]
     if keyword == "minLength":
         return [(path, "must not be empty")]
+    if keyword == "maxLength":
+        return [(path, f"is {len(value)} characters long; at most {limit} are allowed")]
+    if keyword == "pattern":
+        return [(path, "holds a control character (newline, tab, escape...); only printable characters are allowed")]
     if keyword == "const":
         return [(path, f"must be {json.dumps(limit)}, not {_describe(value)}")]
     if keyword == "dependentRequired":
@@ -106,9 +118,9 @@ def _messages(error: ValidationError) -> list[tuple[tuple, str]]:
     return [(path, error.message)]
 
 
-def _unknown_field(name: str, allowed: Sequence[str]) -> str:
-    guess = difflib.get_close_matches(name, allowed, n=1)
-    hint = f'did you mean "{guess[0]}"? ' if guess else ""
+def _unknown_field(name: str, allowed: Sequence[str], guess: bool) -> str:
+    matches = difflib.get_close_matches(name, allowed, n=1) if guess else []
+    hint = f'did you mean "{matches[0]}"? ' if matches else ""
     return f"unknown field; {hint}allowed here: {', '.join(allowed)}"
 
 
@@ -151,10 +163,23 @@ def _sort_key(path: Sequence[str | int]) -> tuple:
     return tuple((0, part, "") if isinstance(part, int) else (1, 0, str(part)) for part in path)
 
 
+def _kind_of(value: object) -> str:
+    """What sort of JSON value `value` is, without its content."""
+    if isinstance(value, str):
+        return f"a string of {len(value)} characters"
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, (int, float, NonFiniteNumber, OversizedNumber)):
+        return "a number"
+    return _describe(value)  # an object or a list of N: no content either
+
+
 def _describe(value: object) -> str:
     """A short, JSON-flavoured description of a value for an error message."""
     if isinstance(value, NonFiniteNumber):
         return f"{value.text} (not a finite number)"
+    if isinstance(value, OversizedNumber):
+        return f"a number of {value.digits} digits (at most {MAX_INTEGER_DIGITS} are read)"
     if isinstance(value, str):
         return f"the string {json.dumps(value[:60])}"
     if isinstance(value, dict):

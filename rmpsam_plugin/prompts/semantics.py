@@ -19,6 +19,8 @@ from dataclasses import fields, replace
 
 import numpy as np
 
+from rmpsam_plugin.printable import printable
+
 from .errors import PromptIssue
 from .layer_names import exr_layer_name
 from .masks import MaskError, inspect_mask
@@ -86,7 +88,7 @@ def _name_issues(instances: list[InstanceTrack]) -> Iterator[PromptIssue]:
         if layer in first_with_layer:
             yield PromptIssue(
                 track.name, None, "name",
-                f'becomes the EXR layer "{layer}", like instance "{first_with_layer[layer]}": each instance is '
+                f'becomes the EXR layer "{layer}", like instance "{printable(first_with_layer[layer])}": each instance is '
                 "written as its own EXR layer, whose name keeps only letters, digits and underscore (no leading "
                 "digit), so the two would overwrite each other; rename one",
             )
@@ -130,7 +132,7 @@ def _mask_problems(keyframe: Keyframe, plate: PlateInfo) -> Iterator[str]:
         return
     size, plate_size = (info.width, info.height), (plate.width, plate.height)
     if None not in plate_size and size != plate_size:
-        yield f"mask image {keyframe.mask_path} is {size[0]}x{size[1]} but the plate is {_frame_size(plate)}"
+        yield f"mask image {printable(keyframe.mask_path)} is {size[0]}x{size[1]} but the plate is {_frame_size(plate)}"
 
 
 def _inside(point: np.ndarray, plate: PlateInfo) -> bool:

@@ -35,10 +35,11 @@ from rmpsam_plugin.evaluation import write_evaluation_shot
 from rmpsam_plugin.job.plan import plan_job
 from rmpsam_plugin.job.plate_source import network_leaves_cpu_free
 from rmpsam_plugin.job.progress import ProgressReporter
-from rmpsam_plugin.job.runner import InstanceKeyframes, JobRunner, job_predictor, network_prompts
+from rmpsam_plugin.job.runner import JobRunner, job_predictor
+from rmpsam_plugin.job.shot_mattes import network_prompts
 from rmpsam_plugin.job.settings import RunSettings
 from rmpsam_plugin.job.weights import LoadedWeights, load_job_weights
-from rmpsam_plugin.propagation.engine import PropagationEngine
+from rmpsam_plugin.propagation.engine import InstanceKeyframes, PropagationEngine
 
 PIPELINE_TARGET = 0.15
 """The most the job may add over the network alone."""

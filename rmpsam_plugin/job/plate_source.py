@@ -29,6 +29,7 @@ import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -67,11 +68,14 @@ class KeptPlate:
 class PlateSource:
     """Plates and network images of one job, by frame number."""
 
-    def __init__(self, plan: JobPlan, geometry: PlateGeometry, *, keep_plates: bool = False,
-                 overlap_reads: bool = True) -> None:
-        """`overlap_reads`: read ahead while the network runs (module docstring); False for a
-        network on the CPU."""
-        self.plan = plan
+    def __init__(self, read: Callable[[int], Plate], shot_range: tuple[int, int], colour_space: str | None,
+                 geometry: PlateGeometry, *, keep_plates: bool = False, overlap_reads: bool = True) -> None:
+        """`read`: a frame's plate (from its file, or from memory for `VideoSession.from_arrays`);
+        `shot_range`: the frames read-ahead may ask for; `overlap_reads`: read ahead while the
+        network runs (module docstring); False for a network on the CPU."""
+        self.read = read
+        self.shot_range = shot_range
+        self.colour_space = colour_space
         self.geometry = geometry
         self.overlap_reads = overlap_reads
         self._pool = ThreadPoolExecutor(max_workers=1 if overlap_reads else 2, thread_name_prefix="plate-reader")
@@ -83,10 +87,6 @@ class PlateSource:
         self._plate_budget = PLATE_CACHE_BYTES if keep_plates else 0
         self._lock = threading.Lock()
         self._last_frame: int | None = None
-
-    def read(self, frame: int) -> Plate:
-        """The frame's plate, read from disk now."""
-        return read_plate(self.plan.sequence.path(frame), self.plan.settings.layer, frame=frame)
 
     def kept_plate(self, frame: int) -> KeptPlate | None:
         """The plate kept from the frame's first read, handed over (not kept any longer); None if not kept."""
@@ -101,7 +101,7 @@ class PlateSource:
                 del self._plates[frame]
 
     def linear_rgb(self, plate: Plate) -> np.ndarray:
-        return to_linear_rgb(plate, self.plan.settings.colour_space)
+        return to_linear_rgb(plate, self.colour_space)
 
     def network_image(self, frame: int) -> np.ndarray:
         """The frame as the network sees it. The next frames in the same direction are read ahead:
@@ -114,7 +114,7 @@ class PlateSource:
                 self._images.move_to_end(frame)
             else:
                 future = self._pending.pop(frame, None) or self._pool.submit(self._load, frame)
-            first, last = self.plan.shot_range
+            first, last = self.shot_range
             # Taking turns, frames ahead are read only when the network has to wait anyway.
             read_ahead = READ_AHEAD if self.overlap_reads or cached is None else 0
             for ahead in range(1, read_ahead + 1):
@@ -148,3 +148,11 @@ class PlateSource:
         self._pool.shutdown(wait=True, cancel_futures=True)
         with self._lock:
             self._plates.clear()
+
+
+def plan_plates(plan: JobPlan, geometry: PlateGeometry, *, keep_plates: bool = False,
+                overlap_reads: bool = True) -> PlateSource:
+    """The plates of a planned job, read from its sequence's files."""
+    layer = plan.settings.layer
+    return PlateSource(lambda frame: read_plate(plan.sequence.path(frame), layer, frame=frame), plan.shot_range,
+                       plan.settings.colour_space, geometry, keep_plates=keep_plates, overlap_reads=overlap_reads)

@@ -16,6 +16,8 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("serve_cmd", "serve"),
     ("run_cmd", "run"),
     ("demo_cmd", "demo"),
+    ("farm_cmd", "farm"),
+    ("edit_cmd", "edit"),
 ]
 
 

@@ -1,0 +1,38 @@
+"""`rmpsam-matte edit`: the prompt editor (PyQt5, the `gui` extra).
+
+Without PyQt5 it says how to install it and exits 2 (a usage problem of this install, not of
+the plate), with no traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from rmpsam_cli import exit_codes
+
+INSTALL_HINT = ('rmpsam-matte edit needs PyQt5, which is not installed. Install the editor extra: '
+                'pip install -e ".[gui]"   (or: pip install "rmpsam-matte[gui]")')
+
+
+@click.command("edit")
+@click.argument("plate", required=False)
+@click.option("--prompts", "prompts_path", type=click.Path(dir_okay=False), help="A prompt file to open with the plate.")
+@click.option("--layer", default="rgba", show_default=True, help="Input layer of the plate, as `run --layer`.")
+@click.option("--colour-space", help="Colour space of the plate (default: from the file), as `run --colour-space`.")
+@click.option("--weights", type=click.Path(dir_okay=False), help="Weights file (default: configured, else the shipped model).")
+@click.option("--size", type=click.IntRange(min=32), help="Long side of the network image, as `run --size`.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+def edit(plate, prompts_path, layer, colour_space, weights, size, device) -> None:
+    """Open PLATE (a sequence pattern, as `run` takes it) in the prompt editor."""
+    try:
+        import PyQt5.QtWidgets  # noqa: F401  (the editor's only optional dependency)
+    except ImportError:
+        click.echo(f"rmpsam-matte edit: {INSTALL_HINT}", err=True)
+        sys.exit(exit_codes.USAGE_ERROR)
+    from rmpsam_plugin.editor.app import main
+    from rmpsam_plugin.editor.main_window import EditorOptions
+
+    options = EditorOptions(layer=layer, colour_space=colour_space, weights=weights, size=size, device=device)
+    sys.exit(main(plate, prompts_path, options))

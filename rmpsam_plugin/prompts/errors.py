@@ -2,7 +2,8 @@
 
 Each problem is a `PromptIssue` located by instance name, keyframe (frame number) and field, the
 way an artist thinks of the prompts, rather than by a JSON path. Loading collects all of them
-before raising one `PromptFileError`, so a file with five mistakes takes one round trip, not five.
+before raising one `PromptFileError`, so a file with five mistakes takes one round trip, not five;
+a single problem is said on one line.
 Names and fields come from the file, so they are printed escaped (`printable`): a name holding a
 newline or a terminal escape code cannot forge log lines. The message lists the first
 `LISTED_ISSUES` problems (a file of 300,000 unknown keys would print 300,000 lines); `issues`
@@ -59,7 +60,10 @@ class PromptFileError(ValueError):
         self.source = source
         self.issues = list(issues)
         count = len(self.issues)
-        lines = [f"{printable(source)}: {count} problem{'s' if count != 1 else ''}:"]
+        if count == 1:  # one line, as a render-farm log shows it best
+            super().__init__(f"{printable(source)}: {self.issues[0]}")
+            return
+        lines = [f"{printable(source)}: {count} problems:"]
         lines += [f"  - {issue}" for issue in self.issues[:LISTED_ISSUES]]
         if count > LISTED_ISSUES:
             lines.append(f"  ... and {count - LISTED_ISSUES} more (all of them with `prompts validate --json`)")

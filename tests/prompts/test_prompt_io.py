@@ -126,4 +126,4 @@ def test_keyframe_arrays_are_read_only(tmp_path):
 def test_missing_file_is_a_prompt_file_error(tmp_path):
     with pytest.raises(PromptFileError) as caught:
         load_prompts(tmp_path / "nope.json")
-    assert str(caught.value) == f"{tmp_path / 'nope.json'}: 1 problem:\n  - file not found"
+    assert str(caught.value) == f"{tmp_path / 'nope.json'}: file not found"

@@ -26,10 +26,17 @@ def _validate(*args, timeout: float = 60) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=timeout)
 
 
-def _problems(result: subprocess.CompletedProcess) -> list[str]:
+def _problems(result: subprocess.CompletedProcess, path: Path) -> list[str]:
+    """The problems listed on stderr: one on a line of its own, several under a count."""
     assert result.returncode == BAD_INPUT, result.stderr
     assert "Traceback" not in result.stderr
-    return result.stderr.splitlines()[1:]
+    lines = result.stderr.splitlines()
+    prefix = f"rmpsam-matte prompts: {path}: "
+    if len(lines) == 1:
+        assert lines[0].startswith(prefix)
+        return [lines[0].removeprefix(prefix)]
+    assert lines[0] == f"{prefix}{len(lines) - 1} problems:"
+    return [line.removeprefix("  - ") for line in lines[1:]]
 
 
 def _fifo(path: Path) -> Path:
@@ -48,17 +55,15 @@ def _with_mask(tmp_path: Path, mask: Path) -> Path:
 def test_a_prompt_path_that_is_no_regular_file_is_refused_without_reading(tmp_path, kind):
     path = _fifo(tmp_path / "prompts.json") if kind == "fifo" else Path("/dev/zero")
     expected = "a FIFO (named pipe)" if kind == "fifo" else "a character device"
-    result = _validate(path)
-    assert _problems(result) == [f"  - file is {expected}, not a regular file"]
-    assert result.stderr.splitlines()[0] == f"rmpsam-matte prompts: {path}: 1 problem:"
+    assert _problems(_validate(path), path) == [f"file is {expected}, not a regular file"]
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
 def test_a_mask_that_is_a_fifo_or_a_device_is_refused(tmp_path):
     for mask, expected in [(_fifo(tmp_path / "mask.exr"), "a FIFO (named pipe)"),
                            (Path("/dev/zero"), "a character device")]:
-        result = _validate(_with_mask(tmp_path, mask))
-        assert _problems(result) == [f'  - instance "tree", keyframe 1030, mask: mask image is {expected}, '
+        prompts = _with_mask(tmp_path, mask)
+        assert _problems(_validate(prompts), prompts) == [f'instance "tree", keyframe 1030, mask: mask image is {expected}, '
                                      f"not a regular file: {mask}"]
 
 
@@ -66,8 +71,8 @@ def test_a_mask_over_the_size_cap_is_refused_by_its_size(tmp_path):
     mask = tmp_path / "huge.exr"
     with open(mask, "wb") as file:  # sparse: no disk space taken
         file.truncate(MAX_MASK_FILE_BYTES + 1)
-    result = _validate(_with_mask(tmp_path, mask))
-    assert _problems(result) == [f'  - instance "tree", keyframe 1030, mask: mask image is {MAX_MASK_FILE_BYTES + 1:,} '
+    prompts = _with_mask(tmp_path, mask)
+    assert _problems(_validate(prompts), prompts) == [f'instance "tree", keyframe 1030, mask: mask image is {MAX_MASK_FILE_BYTES + 1:,} '
                                  f"bytes, over the cap of {MAX_MASK_FILE_BYTES:,} bytes (4 GiB): {mask}"]
 
 
@@ -83,8 +88,7 @@ def test_a_mask_of_the_plate_size_is_still_read(tmp_path):
 def test_a_prompt_file_over_the_cap_is_refused_by_its_size(tmp_path):
     path = tmp_path / "big.prompts.json"
     path.write_bytes(b" " * MAX_PROMPT_FILE_BYTES + b"{}")
-    result = _validate(path)
-    assert _problems(result) == [f"  - file is {MAX_PROMPT_FILE_BYTES + 2:,} bytes, over the cap of "
+    assert _problems(_validate(path), path) == [f"file is {MAX_PROMPT_FILE_BYTES + 2:,} bytes, over the cap of "
                                  f"{MAX_PROMPT_FILE_BYTES:,} bytes (2 MiB)"]
 
 
@@ -132,23 +136,23 @@ def test_an_integer_of_5000_digits_is_refused_where_it_is(tmp_path):
     path = tmp_path / "digits.prompts.json"
     text = json.dumps(good_document()).replace('"frame": 1030', '"frame": ' + "9" * 5000)
     path.write_text(text)
-    assert _problems(_validate(path)) == [
-        '  - instance "tree", keyframes[0].frame: must be an integer, not a number of 5000 digits (at most 15 are read)'
+    assert _problems(_validate(path), path) == [
+        'instance "tree", keyframes[0].frame: must be an integer, not a number of 5000 digits (at most 15 are read)'
     ]
 
 
 def test_nesting_100k_deep_is_refused(tmp_path):
     path = tmp_path / "deep.prompts.json"
     path.write_text('{"schema": "rmpsam-prompts", "version": 1, "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
-    assert _problems(_validate(path)) == [f"  - arrays and objects nest more than {MAX_DEPTH} levels deep; "
+    assert _problems(_validate(path), path) == [f"arrays and objects nest more than {MAX_DEPTH} levels deep; "
                                           "a prompt file needs 7"]
 
 
 def test_a_230_character_instance_name_is_refused_by_validation(tmp_path):
     document = good_document()
     document["instances"][1]["name"] = "n" * 230
-    problems = _problems(_validate(write_json(tmp_path / "long.prompts.json", document)))
-    assert problems == [f'  - instance "{"n" * 80}... (230 characters)", name: is 230 characters long; '
+    path = write_json(tmp_path / "long.prompts.json", document)
+    assert _problems(_validate(path), path) == [f'instance "{"n" * 80}... (230 characters)", name: is 230 characters long; '
                         "at most 64 are allowed"]
 
 
@@ -156,12 +160,13 @@ def test_names_with_newlines_and_escape_codes_are_escaped_and_refused(tmp_path):
     document = good_document()
     document["instances"][1]["name"] = "tree\n\x1b[31mFAKE LINE"
     document["instances"][1]["keyframes"][0]["boxes\x1b[2J"] = []
-    result = _validate(write_json(tmp_path / "escapes.prompts.json", document))
+    path = write_json(tmp_path / "escapes.prompts.json", document)
+    result = _validate(path)
     assert "\x1b" not in result.stderr and len(result.stderr.splitlines()) == 3
-    assert _problems(result) == [
-        '  - instance "tree\\n\\x1b[31mFAKE LINE", name: holds a control character (newline, tab, escape...); '
+    assert _problems(result, path) == [
+        'instance "tree\\n\\x1b[31mFAKE LINE", name: holds a control character (newline, tab, escape...); '
         "only printable characters are allowed",
-        '  - instance "tree\\n\\x1b[31mFAKE LINE", keyframe 1030, boxes\\x1b[2J: unknown field; did you mean "boxes"? '
+        'instance "tree\\n\\x1b[31mFAKE LINE", keyframe 1030, boxes\\x1b[2J: unknown field; did you mean "boxes"? '
         "allowed here: frame, positive_clicks, negative_clicks, boxes, mask, mask_channel",
     ]
 
@@ -187,5 +192,5 @@ def test_values_of_a_file_that_is_not_a_prompt_file_are_never_quoted(tmp_path, s
 def test_unknown_top_level_keys_of_a_prompt_file_are_errors(tmp_path):
     document = good_document()
     document["instancs"] = []
-    problems = _problems(_validate(write_json(tmp_path / "typo.prompts.json", document)))
-    assert problems == ['  - instancs: unknown field; did you mean "instances"? allowed here: schema, version, plate, instances']
+    path = write_json(tmp_path / "typo.prompts.json", document)
+    assert _problems(_validate(path), path) == ['instancs: unknown field; did you mean "instances"? allowed here: schema, version, plate, instances']

@@ -185,7 +185,7 @@ def _tensor_entries(mapping: Any, path: Path, where: str) -> dict[str, torch.Ten
         if type(key) is not str:
             raise NonTensorEntryError(f"{path}: {where} key {key!r} is not a string")
         if not isinstance(value, torch.Tensor):
-            raise NonTensorEntryError(f"{path}: {where} entry '{key}' should be a tensor but holds {_describe(value)}")
+            raise NonTensorEntryError(f"{path}: {where} entry {key!r} should be a tensor but holds {_describe(value)}")
         tensors[key] = value.detach()
     return tensors
 
@@ -204,7 +204,7 @@ def _standalone_tensors(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.
 
 def _describe(value: Any) -> str:
     if isinstance(value, InertObject):
-        return f"a pickled {type(value).pickled_global} object (refused, never imported or run)"
+        return f"a pickled {type(value).pickled_global!r} object (refused, never imported or run)"
     return f"a {type(value).__name__}"
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from rmpsam_model.checkpoint_errors import NotACheckpointError
+
 Shapes = Mapping[str, tuple[int, ...]]
 
 CLASS_PROJECTION_KEY = "panoptic_head.panoptic_cls.0.weight"
@@ -49,3 +51,16 @@ def infer_config_fields(shapes: Shapes) -> dict[str, object]:
         "ffn_width": _rows(shapes, "panoptic_head.mask_heads.0.ffn.layers.0.0.weight"),
         "text_dim": class_embedding_width(shapes),
     }
+
+
+def required_config_fields(shapes: Shapes, source: object) -> dict[str, object]:
+    """`infer_config_fields`, refusing weights that leave any of those fields unknown: every
+    RMP-SAM state dict reveals them all, and a network built from guesses would not fit anyway
+    (and could be far larger than the file)."""
+    fields = infer_config_fields(shapes)
+    unknown = [name for name, value in fields.items() if value is None]
+    if unknown:
+        raise NotACheckpointError(
+            f"{source}: not RMP-SAM weights: no tensor gives the network's {', '.join(unknown)}"
+        )
+    return fields

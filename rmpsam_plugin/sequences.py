@@ -16,7 +16,8 @@ frame number with the pattern gives back exactly its name: `shot.0001.exr` is no
 `shot.@.exr`, and `shot.10000.exr` is frame 10000 of `shot.####.exr`.
 
 `inspect_sequence` opens every frame and returns a `SequenceReport` of missing frames, mixed
-resolutions, unreadable files and unknown layers, so a job fails in seconds rather than after
+resolutions, mixed file formats (a PNG renamed `.exr` among EXRs, which OpenImageIO would read
+silently by its content), unreadable files and unknown layers, so a job fails in seconds rather than after
 hours of inference on the frame before the hole.
 """
 
@@ -31,6 +32,7 @@ import OpenImageIO as oiio
 
 from rmpsam_plugin.errors import InputError, PlateError, SequenceError
 from rmpsam_plugin.image_reader import DEFAULT_LAYER, PlateHeader, read_header, read_plate
+from rmpsam_plugin.printable import printable
 
 PAD_STYLE = fileseq.PAD_STYLE_HASH1
 # A file without a frame number is a still: frame 1, the range Nuke gives a Read of a still.
@@ -198,7 +200,7 @@ def inspect_sequence(sequence: Sequence, layer: str = DEFAULT_LAYER, *, allow_ga
             headers[frame] = header
             if count:
                 nonfinite[frame] = count
-    problems += _mixed_geometry(headers)
+    problems += _mixed_geometry(headers) + _mixed_formats(headers)
     problems.sort(key=lambda problem: problem.frame if problem.frame is not None else sequence.first)
     return SequenceReport(sequence, layer, headers, problems, nonfinite)
 
@@ -222,3 +224,19 @@ def _mixed_geometry(headers: dict[int, PlateHeader]) -> list[InputError]:
                 f"but frame {first_frame} is {expected[0]}x{expected[1]} (pixel aspect {expected[2]:g}): {header.path}",
                 path=header.path, frame=frame))
     return problems
+
+
+def _mixed_formats(headers: dict[int, PlateHeader]) -> list[InputError]:
+    """Frames whose file format (by content, not name) differs from the first frame's: a PNG
+    renamed `.exr` would otherwise be read as a PNG, display-referred and 8-bit, without a word."""
+    if not headers:
+        return []
+    first_frame = min(headers)
+    expected = headers[first_frame].format_name
+    return [
+        SequenceError(
+            f"frame {frame} is a {header.format_name} file but frame {first_frame} is {expected}: "
+            f"{printable(header.path)} (renamed from another format?)",
+            path=header.path, frame=frame)
+        for frame, header in sorted(headers.items()) if header.format_name != expected
+    ]

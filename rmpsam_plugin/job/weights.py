@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rmpsam_model.checkpoint import checkpoint_digest, load_state_dict
-from rmpsam_model.checkpoint_architecture import infer_config_fields
+from rmpsam_model.checkpoint_architecture import required_config_fields
 from rmpsam_model.checkpoint_errors import WeightsNotFoundError
 from rmpsam_model.config import RMPSAMConfig
 from rmpsam_model.network import RMPSAM
 from rmpsam_model.preprocess import InferenceSize
 from rmpsam_model.shipped import CONFIG_METADATA, SHIPPED_WEIGHTS, inference_size_from_metadata, load_weights_file, read_metadata
-from rmpsam_model.state_dict_check import shapes_of
+from rmpsam_model.state_dict_check import check_state_dict, shapes_of
 from rmpsam_model.weights_location import resolve_weights_path
 
 
@@ -27,14 +27,16 @@ class LoadedWeights:
 
 
 def load_job_weights(explicit: Path | None) -> LoadedWeights:
+    """The network of the chosen weights file. Anything wrong with the file, down to metadata
+    describing another network than its tensors hold, is a one-line `CheckpointError`."""
     path = _choose(explicit)
     if path.suffix == ".safetensors" and CONFIG_METADATA in read_metadata(path):
         model, class_names = load_weights_file(path)
-        size = inference_size_from_metadata(read_metadata(path))
+        size = inference_size_from_metadata(read_metadata(path), path)
     else:
         state_dict = load_state_dict(path)
-        fields = {k: v for k, v in infer_config_fields(shapes_of(state_dict)).items() if v is not None}
-        model = RMPSAM(RMPSAMConfig(**fields))
+        model = RMPSAM(RMPSAMConfig(**required_config_fields(shapes_of(state_dict), path)))
+        check_state_dict(state_dict, model, source=path)
         model.load_state_dict(state_dict)
         class_names, size = [], InferenceSize()
     return LoadedWeights(model.eval(), path, checkpoint_digest(path), size, class_names)

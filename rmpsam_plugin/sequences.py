@@ -23,6 +23,7 @@ hours of inference on the frame before the hole.
 
 from __future__ import annotations
 
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,15 +228,15 @@ def _mixed_geometry(headers: dict[int, PlateHeader]) -> list[InputError]:
 
 
 def _mixed_formats(headers: dict[int, PlateHeader]) -> list[InputError]:
-    """Frames whose file format (by content, not name) differs from the first frame's: a PNG
+    """Frames whose file format (by content, not name) differs from most of the sequence's: a PNG
     renamed `.exr` would otherwise be read as a PNG, display-referred and 8-bit, without a word."""
-    if not headers:
+    counts = Counter(header.format_name for header in headers.values())
+    if len(counts) < 2:
         return []
-    first_frame = min(headers)
-    expected = headers[first_frame].format_name
+    expected = counts.most_common(1)[0][0]
     return [
         SequenceError(
-            f"frame {frame} is a {header.format_name} file but frame {first_frame} is {expected}: "
+            f"frame {frame} holds {header.format_name} data, but the rest of the sequence is {expected}: "
             f"{printable(header.path)} (renamed from another format?)",
             path=header.path, frame=frame)
         for frame, header in sorted(headers.items()) if header.format_name != expected

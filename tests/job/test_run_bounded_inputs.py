@@ -77,7 +77,7 @@ def test_a_png_renamed_exr_in_the_middle_of_a_sequence_is_named(shot_dir, tmp_pa
     png.close()
 
     message = _refused(_run(shot, shot / "prompts.json", tmp_path / "out", "--dry-run"))
-    assert message == (f"frame {FIRST_FRAME + 3} is a png file but frame {FIRST_FRAME} is openexr: {renamed} "
+    assert message == (f"frame {FIRST_FRAME + 3} holds png data, but the rest of the sequence is openexr: {renamed} "
                        "(renamed from another format?)")
 
 

@@ -14,15 +14,9 @@ from pathlib import Path
 
 import click
 
-from rmpsam_cli import exit_codes
-from rmpsam_model.checkpoint_errors import CheckpointError
-from rmpsam_plugin.errors import InputError, OutputError
+from rmpsam_plugin.errors import MatteToolError
 from rmpsam_plugin.evaluation import FIRST_FRAME, HELD_OUT_SEED_BASE, read_instance_mattes, score, write_evaluation_shot
-from rmpsam_plugin.job.plan import plan_job
-from rmpsam_plugin.job.progress import ProgressReporter
-from rmpsam_plugin.job.runner import JobRunner
-from rmpsam_plugin.job.settings import RunSettings
-from rmpsam_plugin.job.weights import load_job_weights
+from rmpsam_plugin.job.run import run_job
 
 
 @click.command("demo")
@@ -46,13 +40,10 @@ def demo(out_dir: Path, num_frames: int, size: str, seed: int, weights: Path | N
     try:
         on_disk = write_evaluation_shot(out_dir / "shot", HELD_OUT_SEED_BASE + seed, num_frames, height, width, keyframes)
         output = out_dir / "mattes" / "demo.####.exr"
-        settings = RunSettings(plate=str(on_disk.plate), prompts=on_disk.prompts, output=str(output), threads=threads)
-        plan = plan_job(settings)
-        JobRunner(plan, load_job_weights(weights), ProgressReporter(progress)).run()
-    except (InputError, CheckpointError) as error:
-        _fail(str(error), exit_codes.BAD_INPUT)
-    except OutputError as error:
-        _fail(str(error), exit_codes.OUTPUT_ERROR)
+        run_job(plate=str(on_disk.plate), prompts=on_disk.prompts, output=str(output), threads=threads,
+                weights=weights, progress=progress)
+    except MatteToolError as error:
+        _fail(str(error), error.exit_code)
 
     frames = range(FIRST_FRAME, FIRST_FRAME + num_frames)
     predicted = read_instance_mattes(output, frames, on_disk.names)

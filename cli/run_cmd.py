@@ -13,10 +13,8 @@ import click
 
 from rmpsam_cli import exit_codes
 from rmpsam_cli.options import frame_range
-from rmpsam_model.checkpoint_errors import CheckpointError
-from rmpsam_plugin.errors import InputError, OutputError
-from rmpsam_plugin.job.plan import plan_job
-from rmpsam_plugin.job.progress import ProgressReporter
+from rmpsam_plugin.errors import MatteToolError
+from rmpsam_plugin.job.run import run_job
 from rmpsam_plugin.job.settings import RunSettings
 from rmpsam_plugin.matte_writer import DEFAULT_COMPRESSION, LOSSLESS_COMPRESSIONS, LOSSY_COMPRESSIONS, PIXEL_TYPES
 from rmpsam_plugin.propagation.engine import BLENDS
@@ -79,33 +77,14 @@ def run(plate, prompts_path, auto, classes, min_score, output, frames, segment, 
         refine_edges=refine_edges, temporal=temporal, min_score=min_score, compression=compression, pixel_type=pixel_type,
         auto_classes=tuple(name.strip() for name in classes.split(",")) if auto else None,
     )
-    reporter = ProgressReporter(progress)
     try:
-        plan = plan_job(settings)
-        if dry_run and not auto:
-            _print_plan(plan.summary(), progress)
-            return
-        from rmpsam_plugin.job.runner import JobRunner, job_predictor
-        from rmpsam_plugin.job.weights import load_job_weights
-
-        loaded = load_job_weights(weights)
-        predictor = None
-        if auto:
-            from rmpsam_plugin.job.auto import check_classes, plan_with_found_instances
-
-            check_classes(plan, loaded)
-            if dry_run:  # instances are only known after detection, which is computing
-                _print_plan(plan.summary(), progress)
-                return
-            predictor = job_predictor(plan.settings, loaded)  # detection's features serve the job too
-            plan = plan_with_found_instances(plan, loaded, reporter, predictor)
-        JobRunner(plan, loaded, reporter, predictor).run()
-    except (InputError, CheckpointError) as error:
-        _fail(reporter, error, exit_codes.BAD_INPUT)
-    except OutputError as error:
-        _fail(reporter, error, exit_codes.OUTPUT_ERROR)
+        result = run_job(settings, progress=progress, dry_run=dry_run)
+    except MatteToolError as error:
+        _fail(error, error.exit_code)
     except KeyboardInterrupt:
-        _fail(reporter, "interrupted; rerun the same command to resume", exit_codes.INTERRUPTED)
+        _fail("interrupted; rerun the same command to resume", exit_codes.INTERRUPTED)
+    if dry_run:
+        _print_plan(result.plan, progress)
 
 
 def _print_plan(summary: dict, progress: str) -> None:
@@ -125,8 +104,8 @@ def _print_plan(summary: dict, progress: str) -> None:
     click.echo(f"output    {summary['output']}")
 
 
-def _fail(reporter: ProgressReporter, error: object, code: int) -> None:
+def _fail(error: object, code: int) -> None:
+    """The one-line message on stderr (`run_job` has sent the JSON `error` event already)."""
     message = str(error) or type(error).__name__
-    reporter.error(message)
     click.echo(f"rmpsam-matte run: error: {message}", err=True)
     sys.exit(code)

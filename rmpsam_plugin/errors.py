@@ -1,9 +1,9 @@
 """Errors of the image path that a user can act on, each naming the file and frame at fault.
 
 A render-farm log shows one line per failure, so every message here is complete on its own:
-what is wrong, which frame, which file. The command layer turns `InputError` subclasses into
-exit code 3 (bad input) and `OutputError` into exit code 4 (output problem) without a traceback;
-anything else escaping is a bug.
+what is wrong, which frame, which file. Each class carries the exit code `rmpsam-matte` ends with
+for it (`exit_code`: 3 bad input, 4 output problem), so a script calling `run_job` and a farm
+calling the command act on the same number; anything else escaping is a bug (exit 1).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ class MatteToolError(Exception):
     runner can record which frame failed and resume from it.
     """
 
+    exit_code = 1
+
     def __init__(self, message: str, *, path: str | Path | None = None, frame: int | None = None) -> None:
         super().__init__(message)
         self.path = Path(path) if path is not None else None
@@ -26,6 +28,8 @@ class MatteToolError(Exception):
 
 class InputError(MatteToolError):
     """Something the user gave cannot be used; fixing the input fixes the run."""
+
+    exit_code = 3
 
 
 class SequenceError(InputError):
@@ -51,3 +55,9 @@ class ColourError(InputError):
 
 class OutputError(MatteToolError):
     """An output file or directory cannot be written."""
+
+    exit_code = 4
+
+
+class WeightsError(InputError):
+    """A weights file that cannot be used (`rmpsam_model.checkpoint_errors.CheckpointError`, as a job reports it)."""

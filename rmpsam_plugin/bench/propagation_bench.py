@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from rmpsam_plugin.evaluation import FIRST_FRAME, HELD_OUT_SEED_BASE, read_instance_mattes, score, write_evaluation_shot
-from rmpsam_plugin.job.plan import plan_job
-from rmpsam_plugin.job.progress import ProgressReporter
-from rmpsam_plugin.job.runner import JobRunner
-from rmpsam_plugin.job.settings import RunSettings
+from rmpsam_plugin.job.run import run_job
 from rmpsam_plugin.job.weights import LoadedWeights
 
 SCHEMES: list[tuple[str, dict]] = [
@@ -59,11 +56,9 @@ def run_propagation_benchmark(weights: LoadedWeights, num_shots: int = 3, num_fr
             plate, prompts, names, truth = on_disk.plate, on_disk.prompts, on_disk.names, on_disk.truth()
             for name, options in schemes:
                 output = shot_dir / name.replace(" ", "_").replace(",", "").replace("+", "plus") / "m.####.exr"
-                settings = replace(RunSettings(plate=str(plate), prompts=prompts, output=str(output),
-                                               cryptomatte=False), **options)
-                plan = plan_job(settings)
-                started = time.perf_counter()
-                JobRunner(plan, weights, ProgressReporter("none")).run()
+                started = time.perf_counter()  # the whole job, its few milliseconds of planning included
+                run_job(plate=str(plate), prompts=prompts, output=str(output), cryptomatte=False, model=weights,
+                        **options)
                 seconds = (time.perf_counter() - started) / num_frames
                 predicted = read_instance_mattes(output, range(FIRST_FRAME, FIRST_FRAME + num_frames), names)
                 result = score(predicted, truth, scored)

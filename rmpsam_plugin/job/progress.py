@@ -14,16 +14,20 @@ import json
 import sys
 import threading
 import time
-from typing import TextIO
+from typing import Callable, TextIO
 
 from tqdm import tqdm
 
 
 class ProgressReporter:
-    def __init__(self, mode: str = "bar", stream: TextIO | None = None) -> None:
+    def __init__(self, mode: str = "bar", stream: TextIO | None = None,
+                 listener: Callable[[dict], None] | None = None) -> None:
+        """`listener`: called with every event as a dict, the same objects `json` mode prints
+        (the Python API's progress callback), whatever the mode."""
         if mode not in ("bar", "json", "none"):
             raise ValueError(f"progress mode must be bar, json or none, not {mode!r}")
         self.mode = mode
+        self.listener = listener
         self.stream = stream or sys.stdout
         self._bar: tqdm | None = None
         self._started = time.monotonic()
@@ -69,6 +73,8 @@ class ProgressReporter:
         self._emit({"event": "error", "message": message, **details})
 
     def _emit(self, event: dict) -> None:
+        if self.listener is not None:
+            self.listener(dict(event))
         if self.mode == "json":
             self.stream.write(json.dumps(event) + "\n")
             self.stream.flush()

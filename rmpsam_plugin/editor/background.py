@@ -70,7 +70,7 @@ class BackgroundWorker(QObject):
                 return
         self.is_ready = True
         self.ready.emit()
-        busy = None
+        busy = self._setup is not None  # still showing "loading the network": cleared when idle
         while True:
             with self._condition:
                 if not self._pending and busy:

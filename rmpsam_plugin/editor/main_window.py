@@ -76,7 +76,7 @@ class EditorWindow(QMainWindow):
         self.options = options
         self.session_factory = session_factory
         self.setWindowTitle("rmpsam-matte edit")
-        self.store = PromptStore()
+        self.store = PromptStore(parent=self)  # goes with the window, and its signals with it
         self.sequence: Sequence | None = None
         self.frame = 0
         self.preview: PreviewController | None = None
@@ -105,7 +105,7 @@ class EditorWindow(QMainWindow):
         self.instances.currentChanged.connect(lambda _: self.refresh_view())
         self.store.changed.connect(lambda _: self._store_changed())
         self.store.hiddenChanged.connect(self.refresh_view)
-        self.store.undo_stack.cleanChanged.connect(lambda _: self._update_title())
+        self.store.undo_stack.cleanChanged.connect(self._update_title)
         self.resize(1280, 800)
 
     # ---- layout ---------------------------------------------------------------------------
@@ -415,7 +415,7 @@ class EditorWindow(QMainWindow):
         self.refresh_view()
         self._update_title()
 
-    def _update_title(self) -> None:
+    def _update_title(self, *_) -> None:
         name = self.store.path.name if self.store.path else "untitled prompts"
         dirty = "" if self.store.undo_stack.isClean() else " *"
         self.setWindowTitle(f"rmpsam-matte edit - {name}{dirty}")

@@ -135,7 +135,7 @@ class FarmJob:
         """For managers whose tasks are numbered frames (OpenCue, Deadline): the task's frame is
         its segment's first frame, and `farm segment` maps it to the segment's run."""
         segments = ",".join(task.segment for task in self.tasks)
-        return ["farm", "segment", first_frame_token, "--segments", segments, "--", *self.run_arguments()[1:]]
+        return ["farm", "segment", "--segments", segments, first_frame_token, "--", *self.run_arguments()[1:]]
 
     def check_arguments(self, paths: Paths | None = None) -> list[str]:
         paths = paths or self.paths()

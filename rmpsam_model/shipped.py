@@ -24,8 +24,9 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 
+from rmpsam_model.checkpoint import load_checkpoint
 from rmpsam_model.checkpoint_architecture import required_config_fields
-from rmpsam_model.checkpoint_errors import NotACheckpointError, WeightsNotFoundError
+from rmpsam_model.checkpoint_errors import NotACheckpointError
 from rmpsam_model.config import RMPSAMConfig
 from rmpsam_model.network import RMPSAM
 from rmpsam_model.preprocess import InferenceSize
@@ -73,17 +74,11 @@ def load_weights_file(path: str | Path) -> tuple[RMPSAM, list[str]]:
     """A self-describing safetensors file -> (float32 model in eval mode with its class table
     installed, class names). Tensors stored as float16 are upcast to float32."""
     path = Path(path)
-    if not path.is_file():
-        raise WeightsNotFoundError(f"weights file not found: {path}")
-    metadata = read_metadata(path)
+    checkpoint = load_checkpoint(path)
+    metadata = checkpoint.metadata
     if CONFIG_METADATA not in metadata:
         raise NotACheckpointError(f"{path}: no '{CONFIG_METADATA}' metadata; not a self-describing RMP-SAM weights file")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-    except Exception as error:
-        raise NotACheckpointError(f"{path}: not a readable safetensors file ({_first_line(error)})") from error
-    tensors = {key: value.float() if value.is_floating_point() else value for key, value in tensors.items()}
+    tensors = {key: value.float() if value.is_floating_point() else value for key, value in checkpoint.state_dict.items()}
     class_table = tensors.pop(CLASS_EMBEDDING_KEY, None)
     model = RMPSAM(_checked_config(metadata, tensors, path))
     check_state_dict(tensors, model, source=path)

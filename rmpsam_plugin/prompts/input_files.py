@@ -6,8 +6,8 @@ file is opened (opening a FIFO blocks), and a prompt file is checked again on it
 opened non-blocking, and read no further than its cap, so a file swapped or grown in between
 cannot get round the check either.
 
-Caps: a prompt file is JSON of a few kilobytes (a heavily prompted shot, a few hundred); a mask
-image is at most plate-sized, the largest plate taken as 16384 x 16384 pixels.
+Caps: a prompt file is JSON of a few kilobytes (a heavily prompted shot, a few hundred), capped
+at 2 MiB; a mask image is at most plate-sized, the largest plate taken as 16384 x 16384 pixels.
 """
 
 from __future__ import annotations
@@ -41,16 +41,16 @@ class UnusableFileError(ValueError):
         self.reason = reason
 
 
-def check_input_file(path: Path, max_bytes: int) -> int:
-    """The size of `path` after checking that it is a regular file of at most `max_bytes`
-    (symbolic links followed); raises `UnusableFileError` otherwise. Does not open it."""
+def check_input_file(path: Path, max_bytes: int) -> None:
+    """Raise `UnusableFileError` unless `path` is a regular file of at most `max_bytes` (symbolic
+    links followed). Does not open it."""
     try:
         status = os.stat(path)
     except FileNotFoundError:
         raise UnusableFileError("not found") from None
     except OSError as error:
         raise UnusableFileError(f"cannot be read ({error.strerror})") from None
-    return _checked_size(status, max_bytes)
+    _check_status(status, max_bytes)
 
 
 def read_input_file(path: Path, max_bytes: int) -> bytes:
@@ -61,14 +61,14 @@ def read_input_file(path: Path, max_bytes: int) -> bytes:
     except OSError as error:
         raise UnusableFileError(f"cannot be read ({error.strerror})") from None
     with os.fdopen(descriptor, "rb") as file:
-        _checked_size(os.fstat(descriptor), max_bytes)
+        _check_status(os.fstat(descriptor), max_bytes)
         data = file.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise UnusableFileError(_too_large(len(data), max_bytes))
     return data
 
 
-def _checked_size(status: os.stat_result, max_bytes: int) -> int:
+def _check_status(status: os.stat_result, max_bytes: int) -> None:
     for is_kind, kind in _KINDS:
         if is_kind(status.st_mode):
             raise UnusableFileError(f"is {kind}, not a regular file")
@@ -76,7 +76,6 @@ def _checked_size(status: os.stat_result, max_bytes: int) -> int:
         raise UnusableFileError("is not a regular file")
     if status.st_size > max_bytes:
         raise UnusableFileError(_too_large(status.st_size, max_bytes))
-    return status.st_size
 
 
 def _too_large(size: int, max_bytes: int) -> str:

@@ -60,10 +60,9 @@ class EditorOptions:
 def default_session_factory(pattern: str, options: EditorOptions):
     """Opens the inference session on the preview worker's thread."""
     def open_session():
-        from .inference import VideoSession, load_model  # torch loads on the worker, not at start-up
+        from .inference import open_session  # torch loads on the worker, not at start-up
 
-        model = load_model(options.weights, options.device, options.size)
-        return VideoSession.open(pattern, model, layer=options.layer, colour_space=options.colour_space)
+        return open_session(pattern, options.layer, options.colour_space, options.weights, options.size, options.device)
 
     return open_session
 
@@ -234,7 +233,7 @@ class EditorWindow(QMainWindow):
         self.preview.failed.connect(lambda uid, frame, message: self.statusBar().showMessage(
             f"{self._name(uid)} on frame {frame}: {message}", 8000))
         self.preview.busyChanged.connect(lambda *_: self._show_busy())
-        self.preview.setupFailed.connect(lambda message: self.report_problem("Cannot load the network", message))
+        self.preview.setupFailed.connect(lambda message: self.report_problem("Live preview unavailable", message))
         self.setWindowTitle(f"rmpsam-matte edit - {sequence.pattern}")
         if sequence.missing:
             shown = ", ".join(map(str, sequence.missing[:20])) + (" ..." if len(sequence.missing) > 20 else "")

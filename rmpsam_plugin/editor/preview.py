@@ -7,7 +7,7 @@ decode never paints over a newer edit. `shown` fires on the UI thread when an ov
 with the milliseconds from the edit to then (the bench's number).
 
 The session is opened on the worker thread (weights load for seconds); `session_factory` is
-`inference.VideoSession.open` over `inference.load_model` in the application, a stand-in in tests.
+`inference.open_session` (the public `VideoSession`) in the application, a stand-in in tests.
 """
 
 from __future__ import annotations

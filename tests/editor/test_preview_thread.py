@@ -10,8 +10,8 @@ import time
 import numpy as np
 from PyQt5.QtCore import QTimer
 
-from editor_fixtures import WAIT_MS
-from rmpsam_plugin.editor.inference import VideoSession, load_model
+from editor_fixtures import WAIT_MS, wait_idle
+from rmpsam_plugin.image_reader import read_plate
 
 
 class SlowSession:
@@ -75,24 +75,19 @@ def test_edits_never_wait_for_the_network(qtbot, make_window, shot):
     assert window.busy_label.text() == "ready" and window.canvas.message == ""
 
 
-def test_the_adapter_decodes_through_the_preview_servers_path(shot, tiny_weights):
-    from rmpsam_plugin.server.plate_frames import PlateFrames
-    from rmpsam_plugin.server.sessions import DecodeRequest, PreviewSession
-    from rmpsam_model.predictor import RMPSAMPredictor
-
-    model = load_model(tiny_weights)
-    session = VideoSession.open(str(shot / "plate.####.exr"), model)
-    assert not session.has_cached_features(1001)
-    matte = session.set_prompts(1001, "a", clicks=[(50.5, 40.5)], negative=[(10.5, 10.5)], boxes=[(60, 20, 100, 70)])
-    assert session.has_cached_features(1001) and matte.shape == (96, 160) and matte.dtype == np.float32
-    server = PreviewSession(RMPSAMPredictor(model.network, model.inference_size), PlateFrames(str(shot / "plate.####.exr"),
-                                                                                             model.inference_size))
-    expected = server.decode(DecodeRequest(1001, np.array([[50.5, 40.5]]), np.array([[10.5, 10.5]]),
-                                           np.array([[60.0, 20, 100, 70]]))).matte
-    assert np.array_equal(matte, expected)
-    painted = np.zeros((96, 160), np.float32)
-    painted[5:9, 5:9] = 1.0
-    assert np.array_equal(session.set_prompts(1001, "b", mask=painted), painted)  # a mask alone is the matte as painted
-    both = session.add_prompts(1001, "a", mask=painted)
-    assert np.array_equal(both, np.maximum(expected, painted))
-    assert [kf.positive_clicks.tolist() for kf in session.prompts.instance("a").keyframes.values()] == [[[50.5, 40.5]]]
+def test_the_preview_is_what_run_writes_on_the_keyframe(qtbot, make_window, shot):
+    """The live matte comes from the public `VideoSession`; on a keyframe it is the matte the
+    job stores there (the run's half-float layer, so equal to half precision)."""
+    window = make_window()
+    assert window.open_plate(str(shot / "plate.####.exr"))
+    assert window.open_prompts(shot / "prompts.json")
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: len(window.canvas.overlays) == 2, timeout=WAIT_MS)
+    assert window.run_shot(str(shot / "out" / "m.####.exr"))
+    with qtbot.waitSignal(window.shot_run.finished, timeout=WAIT_MS * 3) as finished:
+        pass
+    assert finished.args[0] == 0, finished.args
+    for entry in window.store.state:
+        written = read_plate(shot / "out" / "m.1001.exr", entry.name).component("A")
+        preview = window.preview.matte(entry.uid, 1001)
+        assert np.abs(preview.astype(np.float16).astype(np.float32) - written).max() == 0

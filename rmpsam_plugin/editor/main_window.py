@@ -19,9 +19,9 @@ from PyQt5.QtWidgets import (QAction, QActionGroup, QCheckBox, QDockWidget, QDou
                              QVBoxLayout, QWidget)
 
 from rmpsam_plugin.errors import InputError
-from rmpsam_plugin.image_reader import DEFAULT_LAYER, read_header
+from rmpsam_plugin.images.reader import DEFAULT_LAYER, read_header
 from rmpsam_plugin.prompts import PlateInfo, PromptFileError, load_prompts
-from rmpsam_plugin.sequences import Sequence, find_sequence
+from rmpsam_plugin.images.sequences import Sequence, find_sequence
 
 from . import brush
 from .background import BackgroundWorker

@@ -14,6 +14,7 @@ One job per module:
     executable.py     how to start rmpsam-matte (knob, $RMPSAM_MATTE_EXECUTABLE, PATH)
     progress.py       `--progress json` events -> percentage and message
     runner.py         the background run: process, ProgressTask, cancel, main-thread callback
+    farm.py           Submit to farm: the `rmpsam-matte farm <manager>` command and the manager setting
     result_loader.py  Read + Shuffle per instance + Cryptomatte
     preview_client.py HTTP client of the preview server
     preview.py        warm preview servers and the Preview button's decode

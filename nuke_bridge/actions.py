@@ -20,6 +20,7 @@ import nuke
 from . import node as rmpsam_node
 from .node import path_setting, setting
 from .executable import ExecutableError, command_prefix, configured
+from .farm import configured_manager, farm_command
 from .layer_names import output_layer_names
 from .plate_source import PlateError, plate_for_node
 from .preview import POOL, PreviewError, preview_in_background, request_from_document, show_preview
@@ -104,6 +105,35 @@ def run_locally(node) -> Optional[BackgroundRun]:
     run = BackgroundRun(command, "RMPSAM %s" % node_name, finished).start()
     RUNS[node_name] = run
     return run
+
+
+def submit_to_farm(node) -> Optional[BackgroundRun]:
+    """Export the prompts and hand the shot to the farm manager (`rmpsam-matte farm <manager>`) in
+    the background; a message says what was written and submitted, or why not."""
+    try:
+        manager = configured_manager(setting(node, "farm_manager"))
+        plate = plate_for_node(node)
+        document = export_document(node, plate.space, plate.plate_block())
+        output = path_setting(node, "output")
+        if not output:
+            raise ValueError("set %s's output knob (e.g. /shots/sh010/mattes/sh010.####.exr)" % node.name())
+        prompt_path = write_prompt_file(prompt_file_for(node), document)
+        command = farm_command(
+            command_prefix(configured(setting(node, "executable"))), manager, node.name(), plate.pattern, prompt_path,
+            output, (plate.first_frame, plate.last_frame), weights=path_setting(node, "weights"),
+            threads=int(setting(node, "threads")), cryptomatte=bool(setting(node, "cryptomatte")),
+            extra=setting(node, "extra_args"))
+    except _PROBLEMS as error:
+        return _tell(error)
+    node_name = node.name()
+
+    def finished(result: RunResult) -> None:  # main thread, via nuke.executeInMainThread
+        if result.ok and result.done_event:
+            nuke.message("%s: %s" % (node_name, result.done_event.get("message", "submitted")))
+        else:
+            nuke.message("%s: farm submission failed: %s" % (node_name, result.error))
+
+    return BackgroundRun(command, "RMPSAM %s to %s" % (node_name, manager), finished).start()
 
 
 def load_result(node):

@@ -53,11 +53,14 @@ SETTINGS = (
      "Run on the Read's proxy files instead of the full-res plate (prompts are scaled to them)."),
     ("cryptomatte", "Boolean_Knob", "cryptomatte", True, "Also write and load a Cryptomatte of all instances."),
     ("load_when_done", "Boolean_Knob", "load when done", True, "Load the result when a local run succeeds."),
+    ("farm_manager", "String_Knob", "farm manager", "",
+     "Submit to farm with: openjd, opencue or deadline (empty: $RMPSAM_FARM_MANAGER)."),
 )
 BUTTONS = (
     ("add_instance", "Add instance"),
     ("preview", "Preview frame"),
     ("run_locally", "Run locally"),
+    ("submit_to_farm", "Submit to farm"),
     ("load_result", "Load result"),
     ("export_prompts", "Save prompts..."),
     ("import_prompts", "Load prompts..."),

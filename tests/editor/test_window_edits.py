@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from editor_fixtures import WAIT_MS, wait_idle, write_anamorphic_overscan
 from PyQt5.QtCore import QPoint, Qt
 
-from editor_fixtures import WAIT_MS, wait_idle, write_anamorphic_overscan
 from rmpsam_plugin.editor.canvas import BOX, BRUSH, ERASER
 from rmpsam_plugin.editor.viewport import ViewTransform
 
@@ -72,7 +72,8 @@ def test_live_preview_overlay_and_keyframe_navigation(qtbot, make_window, shot):
     assert window.open_prompts(shot / "prompts.json")
     wait_idle(qtbot, window)
     (ring, star) = window.store.state
-    assert window.frame == 1001 and len(window.canvas.overlays) == 2
+    qtbot.waitUntil(lambda: len(window.canvas.overlays) == 2, timeout=WAIT_MS)  # both keyframes decoded
+    assert window.frame == 1001
     assert window.preview.matte(ring.uid, 1001).shape == (96, 160)
     window.store.set_hidden(ring.uid, True)
     assert len(window.canvas.overlays) == 1

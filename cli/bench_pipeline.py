@@ -6,7 +6,11 @@ from pathlib import Path
 
 import click
 
-from rmpsam_plugin.bench.pipeline_bench import PIPELINE_TARGET, SCHEDULES, measure_pipeline
+from rmpsam_plugin.bench.pipeline_bench import (
+    PIPELINE_TARGET,
+    SCHEDULES,
+    measure_pipeline,
+)
 from rmpsam_plugin.bench.table import format_table
 from rmpsam_plugin.job.weights import load_job_weights
 

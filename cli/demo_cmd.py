@@ -15,7 +15,13 @@ from pathlib import Path
 import click
 
 from rmpsam_plugin.errors import MatteToolError
-from rmpsam_plugin.evaluation import FIRST_FRAME, HELD_OUT_SEED_BASE, read_instance_mattes, score, write_evaluation_shot
+from rmpsam_plugin.evaluation.scoring import (
+    FIRST_FRAME,
+    HELD_OUT_SEED_BASE,
+    read_instance_mattes,
+    score,
+    write_evaluation_shot,
+)
 from rmpsam_plugin.job.run import run_job
 
 

@@ -14,11 +14,15 @@ import click
 
 from rmpsam_cli.exit_codes import BAD_INPUT
 from rmpsam_plugin import cryptomatte
-from rmpsam_plugin.colour import default_colour_space
 from rmpsam_plugin.errors import InputError
-from rmpsam_plugin.image_reader import DEFAULT_LAYER, PlateHeader
-from rmpsam_plugin.plate_geometry import Window
-from rmpsam_plugin.sequences import SequenceReport, find_sequence, inspect_sequence
+from rmpsam_plugin.images.colour import default_colour_space
+from rmpsam_plugin.images.geometry import Window
+from rmpsam_plugin.images.reader import DEFAULT_LAYER, PlateHeader
+from rmpsam_plugin.images.sequences import (
+    SequenceReport,
+    find_sequence,
+    inspect_sequence,
+)
 
 
 @click.command("info")

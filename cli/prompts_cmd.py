@@ -17,7 +17,8 @@ import click
 
 from rmpsam_cli.exit_codes import BAD_INPUT, OUTPUT_ERROR
 from rmpsam_plugin.errors import InputError
-from rmpsam_plugin.image_reader import read_header
+from rmpsam_plugin.images.reader import read_header
+from rmpsam_plugin.images.sequences import find_sequence
 from rmpsam_plugin.printable import printable
 from rmpsam_plugin.prompts import (
     PlateInfo,
@@ -28,7 +29,6 @@ from rmpsam_plugin.prompts import (
     prompts_digest,
     save_prompts,
 )
-from rmpsam_plugin.sequences import find_sequence
 
 
 @click.group()
@@ -116,7 +116,7 @@ def _summary(path: Path, prompt_set: PromptSet, segments: list[Segment]) -> dict
             {
                 "name": track.name,
                 "class": track.class_name,
-                "layer": track.layer_name,
+                "layer": prompt_set.layer_names()[track.name],
                 "keyframes": list(track.keyframes),
             }
             for track in prompt_set.instances

@@ -16,7 +16,12 @@ from rmpsam_cli.options import frame_range
 from rmpsam_plugin.errors import MatteToolError
 from rmpsam_plugin.job.run import run_job
 from rmpsam_plugin.job.settings import RunSettings
-from rmpsam_plugin.matte_writer import DEFAULT_COMPRESSION, LOSSLESS_COMPRESSIONS, LOSSY_COMPRESSIONS, PIXEL_TYPES
+from rmpsam_plugin.mattes.writer import (
+    DEFAULT_COMPRESSION,
+    LOSSLESS_COMPRESSIONS,
+    LOSSY_COMPRESSIONS,
+    PIXEL_TYPES,
+)
 from rmpsam_plugin.propagation.engine import BLENDS
 from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER, TRACKERS
 

@@ -23,7 +23,7 @@ from rmpsam_model.checkpoint_errors import CheckpointError
 from rmpsam_model.predictor import RMPSAMPredictor
 from rmpsam_model.preprocess import InferenceSize
 from rmpsam_plugin.errors import InputError
-from rmpsam_plugin.image_reader import DEFAULT_LAYER
+from rmpsam_plugin.images.reader import DEFAULT_LAYER
 from rmpsam_plugin.job.weights import load_job_weights
 from rmpsam_plugin.server.app import LOOPBACK_HOST, PreviewServer, check_loopback
 from rmpsam_plugin.server.auth import new_token, write_token_file

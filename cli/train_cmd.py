@@ -23,10 +23,21 @@ from rmpsam_model.checkpoint_errors import CheckpointError
 from rmpsam_model.config import RMPSAMConfig
 from rmpsam_model.network import RMPSAM
 from rmpsam_model.preprocess import InferenceSize
-from rmpsam_model.training import NETWORK_PRESETS, ResumeMismatchError, Trainer, TrainingConfig, save_weights
+from rmpsam_model.training import (
+    NETWORK_PRESETS,
+    ResumeMismatchError,
+    Trainer,
+    TrainingConfig,
+    save_weights,
+)
 from rmpsam_model.vocabulary import load_vocabulary
 from rmpsam_plugin.errors import InputError
-from rmpsam_plugin.training_data import StudioSource, SyntheticImageSource, random_class_table, synthetic_class_names
+from rmpsam_plugin.training_data import (
+    StudioSource,
+    SyntheticImageSource,
+    random_class_table,
+    synthetic_class_names,
+)
 
 WEIGHTS_NAME = "weights.safetensors"
 SETTINGS_NAME = "training.json"

@@ -18,10 +18,10 @@ from typing import Dict, Optional
 import nuke
 
 from . import node as rmpsam_node
-from .node import path_setting, setting
 from .executable import ExecutableError, command_prefix, configured
 from .farm import configured_manager, farm_command
 from .layer_names import output_layer_names
+from .node import path_setting, setting
 from .plate_source import PlateError, plate_for_node
 from .preview import POOL, PreviewError, preview_in_background, request_from_document, show_preview
 from .prompt_export import PromptExportError, apply_document, export_document, read_prompt_file, write_prompt_file

@@ -1,8 +1,8 @@
 """Instance name -> the EXR layer `rmpsam-matte run` writes it to, without reading the file.
 
 Nuke's Python has no OpenImageIO to read the header's `rmpsam/layers` map, so the loader has to
-know the writer's rule up front. This is a copy of `rmpsam_plugin.matte_writer
-.sanitise_layer_names` in standard-library Python; `tests/nuke` checks the two agree, so a change
+know the writer's rule up front. This is a copy of
+`rmpsam_plugin.images.layer_names.output_layer_names` in standard-library Python; `tests/nuke` checks the two agree, so a change
 to the writer that forgets this copy fails the tests instead of loading empty Shuffles.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Dict, Iterable
 
-CRYPTOMATTE_LAYER = "CryptoObject"  # rmpsam_plugin.job.runner.CRYPTOMATTE_LAYER
+CRYPTOMATTE_LAYER = "CryptoObject"  # rmpsam_plugin.images.layer_names.CRYPTOMATTE_LAYER
 _CRYPTOMATTE_PARTS = 3  # MAX_CRYPTOMATTE_LEVELS // 2 in the writer: CryptoObject00..02
 _RESERVED = ("rgba", "depth", "other", "Ci")  # layers Nuke (or RenderMan) already owns
 _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9_]")

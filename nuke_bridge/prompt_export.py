@@ -20,9 +20,9 @@ import os
 import tempfile
 from typing import Dict, List, Optional
 
-from . import animation, node as rmpsam_node
-from .coordinates import (KnobSpace, inside, nuke_to_tool_box, nuke_to_tool_point, tool_to_nuke_box,
-                          tool_to_nuke_point)
+from . import animation
+from . import node as rmpsam_node
+from .coordinates import KnobSpace, inside, nuke_to_tool_box, nuke_to_tool_point, tool_to_nuke_box, tool_to_nuke_point
 
 FILE_KIND = "rmpsam-prompts"
 VERSION = 1

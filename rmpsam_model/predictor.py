@@ -13,8 +13,8 @@ query decoded independently of the others. Combining prompts into one instance i
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Hashable, Sequence
 
 import numpy as np

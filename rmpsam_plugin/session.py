@@ -25,12 +25,13 @@ import numpy as np
 from rmpsam_model.loading import LoadedModel, load_model
 from rmpsam_model.preprocess import InferenceSize
 from rmpsam_plugin.errors import InputError
-from rmpsam_plugin.image_reader import Layer, Plate, PlateHeader, read_plate
+from rmpsam_plugin.images.geometry import PlateGeometry, Window
+from rmpsam_plugin.images.layer_names import CRYPTOMATTE_LAYER
+from rmpsam_plugin.images.reader import Layer, Plate, PlateHeader, read_plate
+from rmpsam_plugin.images.sequences import find_sequence, inspect_sequence
 from rmpsam_plugin.job.plate_source import PlateSource
-from rmpsam_plugin.job.runner import CRYPTOMATTE_LAYER
-from rmpsam_plugin.job.shot_mattes import ShotMattes, network_predictor
-from rmpsam_plugin.matte_writer import MatteWriter, OutputFormat, Provenance
-from rmpsam_plugin.plate_geometry import PlateGeometry, Window
+from rmpsam_plugin.mattes.shot_mattes import ShotMattes, network_predictor
+from rmpsam_plugin.mattes.writer import MatteWriter, OutputFormat, Provenance
 from rmpsam_plugin.prompts import (
     InstanceTrack,
     Keyframe,
@@ -41,7 +42,6 @@ from rmpsam_plugin.prompts import (
 )
 from rmpsam_plugin.prompts.dict_form import from_dict, to_dict
 from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER
-from rmpsam_plugin.sequences import find_sequence, inspect_sequence
 
 
 class PromptError(InputError):

@@ -20,9 +20,9 @@ import torch
 
 from rmpsam_model.preprocess import InferenceGeometry, InferenceSize, prepare_image
 from rmpsam_model.training import TrainingBatch
-from rmpsam_plugin.colour import linear_to_network_rgb, to_network_rgb
-from rmpsam_plugin.image_reader import read_header, read_plate
-from rmpsam_plugin.sequences import find_sequence
+from rmpsam_plugin.images.colour import linear_to_network_rgb, to_network_rgb
+from rmpsam_plugin.images.reader import read_header, read_plate
+from rmpsam_plugin.images.sequences import find_sequence
 from rmpsam_plugin.synthetic import CLASS_NAMES, generate_shot
 
 TRAIN_SEED_BASE = 10_000_000

@@ -15,7 +15,7 @@ from rmpsam_model.config import RMPSAMConfig
 from rmpsam_model.network import RMPSAM
 from rmpsam_model.preprocess import InferenceSize
 from rmpsam_model.training.export import save_weights
-from rmpsam_plugin.evaluation import synthetic_prompt_set
+from rmpsam_plugin.evaluation.scoring import synthetic_prompt_set
 from rmpsam_plugin.prompts import save_prompts
 from rmpsam_plugin.synthetic import artist_prompts, generate_shot, write_shot
 

@@ -1,4 +1,4 @@
-"""`rmpsam_plugin.metrics` against small cases worked out by hand from the metrics' definitions.
+"""`rmpsam_plugin.evaluation.metrics` against small cases worked out by hand from the metrics' definitions.
 
 Every quality number the README quotes (demo, quality bench, propagation bench) is a J, F or
 dtSSD from this module, so each definition is pinned here with arrays small enough to count:
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rmpsam_plugin.metrics import (
+from rmpsam_plugin.evaluation.metrics import (
     boundary_f_measure,
     boundary_map,
     boundary_tolerance_px,

@@ -1,7 +1,8 @@
 """The package list in pyproject.toml must name every package folder, or an install drops code."""
 
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

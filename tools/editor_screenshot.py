@@ -15,9 +15,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from PyQt5.QtWidgets import QApplication  # noqa: E402
+from shot_fixtures import write_prompted_shot, write_tiny_weights  # noqa: E402
 
 from rmpsam_plugin.editor.main_window import EditorOptions, EditorWindow  # noqa: E402
-from shot_fixtures import write_prompted_shot, write_tiny_weights  # noqa: E402
 
 
 def _wait(app, condition, timeout_s=300.0):

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import OpenImageIO as oiio
 
-from rmpsam_plugin.image_reader import read_plate
-from rmpsam_plugin.matte_writer import MatteWriter, Provenance
+from rmpsam_plugin.images.reader import read_plate
+from rmpsam_plugin.mattes.writer import MatteWriter, Provenance
 
 INSTANCES = ("hero", "car", "tree_left", "sign")
 

@@ -31,14 +31,14 @@ from rmpsam_model.predictor import RMPSAMPredictor
 from rmpsam_model.preprocess import InferenceSize
 from rmpsam_model.training.export import save_weights
 from rmpsam_plugin.bench.network_bench import build_random_model
-from rmpsam_plugin.evaluation import write_evaluation_shot
+from rmpsam_plugin.evaluation.scoring import write_evaluation_shot
 from rmpsam_plugin.job.plan import plan_job
 from rmpsam_plugin.job.plate_source import network_leaves_cpu_free
 from rmpsam_plugin.job.progress import ProgressReporter
 from rmpsam_plugin.job.runner import JobRunner, job_predictor
-from rmpsam_plugin.job.shot_mattes import network_prompts
 from rmpsam_plugin.job.settings import RunSettings
 from rmpsam_plugin.job.weights import LoadedWeights, load_job_weights
+from rmpsam_plugin.mattes.shot_mattes import network_prompts
 from rmpsam_plugin.propagation.engine import InstanceKeyframes, PropagationEngine
 
 PIPELINE_TARGET = 0.15

@@ -16,7 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from rmpsam_plugin.evaluation import FIRST_FRAME, HELD_OUT_SEED_BASE, read_instance_mattes, score, write_evaluation_shot
+from rmpsam_plugin.evaluation.scoring import (
+    FIRST_FRAME,
+    HELD_OUT_SEED_BASE,
+    read_instance_mattes,
+    score,
+    write_evaluation_shot,
+)
 from rmpsam_plugin.job.run import run_job
 from rmpsam_plugin.job.weights import LoadedWeights
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from rmpsam_model.predictor import RMPSAMPredictor
-from rmpsam_plugin.evaluation import HELD_OUT_SEED_BASE
+from rmpsam_plugin.evaluation.metrics import region_similarity
+from rmpsam_plugin.evaluation.scoring import HELD_OUT_SEED_BASE
+from rmpsam_plugin.images.colour import linear_to_network_rgb
 from rmpsam_plugin.job.weights import LoadedWeights
-from rmpsam_plugin.metrics import region_similarity
 from rmpsam_plugin.synthetic import generate_shot
 from rmpsam_plugin.synthetic.prompts_from_truth import box_from_matte, clicks_from_matte
-from rmpsam_plugin.colour import linear_to_network_rgb
 
 QUALITY_SEED_OFFSET = 50_000
 """Quality frames use seeds HELD_OUT_SEED_BASE + this + i, apart from the propagation shots'."""

@@ -24,7 +24,11 @@ from PyQt5.QtWidgets import QApplication  # noqa: E402
 
 from rmpsam_model.config import RMPSAMConfig  # noqa: E402
 from rmpsam_model.preprocess import InferenceSize  # noqa: E402
-from rmpsam_plugin.bench.serve_bench import click_sequence, write_plate, write_random_weights  # noqa: E402
+from rmpsam_plugin.bench.serve_bench import (  # noqa: E402
+    click_sequence,
+    write_plate,
+    write_random_weights,
+)
 
 from .main_window import EditorOptions, EditorWindow  # noqa: E402
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from PyQt5.QtGui import QImage
 
-from rmpsam_plugin.colour import linear_to_network_rgb, to_linear_rgb
-from rmpsam_plugin.image_reader import read_plate
+from rmpsam_plugin.images.colour import linear_to_network_rgb, to_linear_rgb
+from rmpsam_plugin.images.reader import read_plate
 
 OVERLAY_OPACITY = 0.5
 

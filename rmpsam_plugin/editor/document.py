@@ -23,16 +23,21 @@ from pathlib import Path
 
 import numpy as np
 
-from rmpsam_plugin.exr_output import write_exr
-from rmpsam_plugin.matte_writer import sanitise_layer_names
-from rmpsam_plugin.plate_geometry import Window
-from rmpsam_plugin.prompts import InstanceTrack, Keyframe, PlateInfo, PromptSet, load_mask
+from rmpsam_plugin.images.exr_output import write_exr
+from rmpsam_plugin.images.geometry import Window
+from rmpsam_plugin.images.layer_names import output_layer_names
+from rmpsam_plugin.prompts import (
+    InstanceTrack,
+    Keyframe,
+    PlateInfo,
+    PromptSet,
+    load_mask,
+)
 
 PALETTE = ((255, 90, 60), (60, 170, 255), (120, 230, 80), (250, 200, 40), (210, 90, 255), (40, 230, 210),
            (255, 120, 180), (160, 160, 255))
 MASK_CHANNEL = "A"
 # The job writes its Cryptomatte under this layer name and keeps instance layers off it.
-CRYPTOMATTE_LAYERS = ("CryptoObject", "CryptoObject00", "CryptoObject01", "CryptoObject02")
 
 _uids = itertools.count(1)
 
@@ -99,7 +104,7 @@ State = tuple[InstanceEntry, ...]
 
 def layer_names(state: State) -> dict[int, str]:
     """uid -> the EXR layer the job will write the instance to (the writer's own rule)."""
-    mapping = sanitise_layer_names([entry.name for entry in state], reserved=CRYPTOMATTE_LAYERS)
+    mapping = output_layer_names([entry.name for entry in state])
     return {entry.uid: mapping[entry.name] for entry in state}
 
 

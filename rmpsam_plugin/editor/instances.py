@@ -1,7 +1,7 @@
 """The instance list: add, rename, colour, hide, delete; which instance the tools edit.
 
 Each row shows the instance's name and the EXR layer the job will write it to (the writer's own
-rule, `matte_writer.sanitise_layer_names`), so an artist sees "car 1 -> car_1" before the comp
+rule, `images.layer_names.output_layer_names`), so an artist sees "car 1 -> car_1" before the comp
 does. The check box hides an instance's overlay and prompts (a view setting, not undoable);
 everything else is an undoable edit through the store.
 """
@@ -12,8 +12,16 @@ from dataclasses import replace
 
 from PyQt5.QtCore import Qt, pyqtSignal
 from PyQt5.QtGui import QColor, QIcon, QPixmap
-from PyQt5.QtWidgets import (QColorDialog, QHBoxLayout, QInputDialog, QListWidget, QListWidgetItem, QPushButton,
-                             QVBoxLayout, QWidget)
+from PyQt5.QtWidgets import (
+    QColorDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .document import InstanceEntry, next_colour, unique_name
 from .store import PromptStore

@@ -14,14 +14,29 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
-from PyQt5.QtWidgets import (QAction, QActionGroup, QCheckBox, QDockWidget, QDoubleSpinBox, QFileDialog, QHBoxLayout,
-                             QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSpinBox, QToolBar,
-                             QVBoxLayout, QWidget)
+from PyQt5.QtWidgets import (
+    QAction,
+    QActionGroup,
+    QCheckBox,
+    QDockWidget,
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from rmpsam_plugin.errors import InputError
 from rmpsam_plugin.images.reader import DEFAULT_LAYER, read_header
-from rmpsam_plugin.prompts import PlateInfo, PromptFileError, load_prompts
 from rmpsam_plugin.images.sequences import Sequence, find_sequence
+from rmpsam_plugin.prompts import PlateInfo, PromptFileError, load_prompts
 
 from . import brush
 from .background import BackgroundWorker
@@ -60,7 +75,9 @@ class EditorOptions:
 def default_session_factory(pattern: str, options: EditorOptions):
     """Opens the inference session on the preview worker's thread."""
     def open_session():
-        from .inference import open_session  # torch loads on the worker, not at start-up
+        from .inference import (
+            open_session,  # torch loads on the worker, not at start-up
+        )
 
         return open_session(pattern, options.layer, options.colour_space, options.weights, options.size, options.device)
 

@@ -10,12 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from rmpsam_plugin.cryptomatte import extract_matte
-from rmpsam_plugin.image_reader import read_plate
-from rmpsam_plugin.matte_writer import output_template
+from rmpsam_plugin.images.layer_names import CRYPTOMATTE_LAYER
+from rmpsam_plugin.images.reader import read_plate
+from rmpsam_plugin.mattes.writer import output_template
 
 from .display import overlay_image
-
-CRYPTOMATTE_LAYER = "CryptoObject"  # the job's own (job.runner.CRYPTOMATTE_LAYER)
 
 
 def result_path(output_pattern: str, frame: int) -> Path:

@@ -14,7 +14,14 @@ from PyQt5.QtWidgets import QUndoCommand, QUndoStack
 
 from rmpsam_plugin.prompts import PlateInfo, PromptSet, save_prompts
 
-from .document import InstanceEntry, State, changed_keyframes, layer_names, state_from_prompt_set, to_prompt_set
+from .document import (
+    InstanceEntry,
+    State,
+    changed_keyframes,
+    layer_names,
+    state_from_prompt_set,
+    to_prompt_set,
+)
 
 
 class StateChange(QUndoCommand):

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rmpsam_plugin.image_reader import read_header
+from rmpsam_plugin.images.layer_names import CRYPTOMATTE_LAYER
+from rmpsam_plugin.images.reader import read_header
 from rmpsam_plugin.job.plan import JobPlan
-from rmpsam_plugin.job.runner import CRYPTOMATTE_LAYER, already_written
-from rmpsam_plugin.matte_writer import MatteWriter, Provenance
+from rmpsam_plugin.job.runner import already_written
+from rmpsam_plugin.mattes.writer import MatteWriter, Provenance
 from rmpsam_plugin.prompts import prompts_digest
 
 

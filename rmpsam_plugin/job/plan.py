@@ -11,13 +11,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rmpsam_plugin.errors import InputError, OutputError, SequenceError
-from rmpsam_plugin.image_reader import PlateHeader
+from rmpsam_plugin.images.geometry import Window
+from rmpsam_plugin.images.reader import PlateHeader
+from rmpsam_plugin.images.sequences import Sequence, find_sequence, inspect_sequence
 from rmpsam_plugin.job.output_safety import refuse_outputs_over_inputs
 from rmpsam_plugin.job.settings import RunSettings
-from rmpsam_plugin.matte_writer import output_template
-from rmpsam_plugin.plate_geometry import Window
-from rmpsam_plugin.prompts import PlateInfo, PromptFileError, PromptSet, UnknownInstanceError, load_prompts
-from rmpsam_plugin.sequences import Sequence, find_sequence, inspect_sequence
+from rmpsam_plugin.mattes.writer import output_template
+from rmpsam_plugin.prompts import (
+    PlateInfo,
+    PromptFileError,
+    PromptSet,
+    UnknownInstanceError,
+    load_prompts,
+)
 
 
 class PromptsInputError(InputError):

@@ -34,11 +34,11 @@ from typing import Callable
 import numpy as np
 import torch
 
-from rmpsam_plugin.colour import linear_to_network_rgb, to_linear_rgb
-from rmpsam_plugin.image_reader import Plate, read_plate
+from rmpsam_plugin.images.colour import linear_to_network_rgb, to_linear_rgb
+from rmpsam_plugin.images.geometry import PlateGeometry
+from rmpsam_plugin.images.reader import Plate, read_plate
 from rmpsam_plugin.job.plan import JobPlan
 from rmpsam_plugin.job.settings import RunSettings
-from rmpsam_plugin.plate_geometry import PlateGeometry
 
 READ_AHEAD = 3
 NETWORK_IMAGE_CACHE_BYTES = 512 * 2**20  # about 80 frames at the released 1024 px size

@@ -30,20 +30,23 @@ import torch
 from rmpsam_model.predictor import RMPSAMPredictor
 from rmpsam_model.preprocess import InferenceSize
 from rmpsam_plugin import __version__
-from rmpsam_plugin.image_reader import read_header
+from rmpsam_plugin.images.geometry import PlateGeometry
+from rmpsam_plugin.images.layer_names import CRYPTOMATTE_LAYER
+from rmpsam_plugin.images.reader import read_header
 from rmpsam_plugin.job.output_lock import OutputLock
 from rmpsam_plugin.job.plan import JobPlan
-from rmpsam_plugin.job.plate_source import KeptPlate, network_leaves_cpu_free, plan_plates
+from rmpsam_plugin.job.plate_source import (
+    KeptPlate,
+    network_leaves_cpu_free,
+    plan_plates,
+)
 from rmpsam_plugin.job.progress import ProgressReporter
 from rmpsam_plugin.job.settings import RunSettings
-from rmpsam_plugin.job.shot_mattes import ShotMattes, network_predictor
 from rmpsam_plugin.job.weights import LoadedWeights
-from rmpsam_plugin.matte_writer import MatteWriter, OutputFormat, Provenance
-from rmpsam_plugin.plate_geometry import PlateGeometry
+from rmpsam_plugin.mattes.shot_mattes import ShotMattes, network_predictor
+from rmpsam_plugin.mattes.writer import MatteWriter, OutputFormat, Provenance
 from rmpsam_plugin.prompts import prompts_digest
 from rmpsam_plugin.propagation.pass_cache import PassCache
-
-CRYPTOMATTE_LAYER = "CryptoObject"
 
 
 def job_predictor(settings: RunSettings, weights: LoadedWeights) -> RMPSAMPredictor:

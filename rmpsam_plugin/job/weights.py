@@ -12,7 +12,13 @@ from rmpsam_model.checkpoint_errors import WeightsNotFoundError
 from rmpsam_model.config import RMPSAMConfig
 from rmpsam_model.network import RMPSAM
 from rmpsam_model.preprocess import InferenceSize
-from rmpsam_model.shipped import CONFIG_METADATA, SHIPPED_WEIGHTS, inference_size_from_metadata, load_weights_file, read_metadata
+from rmpsam_model.shipped import (
+    CONFIG_METADATA,
+    SHIPPED_WEIGHTS,
+    inference_size_from_metadata,
+    load_weights_file,
+    read_metadata,
+)
 from rmpsam_model.state_dict_check import check_state_dict, shapes_of
 from rmpsam_model.weights_location import resolve_weights_path
 

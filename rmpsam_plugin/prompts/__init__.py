@@ -20,11 +20,12 @@ schema and then the prompts against the plate, and reports every problem at once
 the prompts for output headers; `PromptSet.segments()` cuts the shot at keyframes for the farm.
 """
 
+from rmpsam_plugin.images.layer_names import exr_layer_name
+
 from .dict_form import from_dict, to_dict
 from .digest import prompts_digest
 from .errors import PromptFileError, PromptIssue, UnknownInstanceError
 from .io import load_prompts, save_prompts
-from .layer_names import exr_layer_name
 from .masks import MaskError, load_mask
 from .model import InstanceTrack, Keyframe, PlateInfo, PromptSet
 from .schema import SCHEMA_PATH

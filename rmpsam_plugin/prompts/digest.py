@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+
 import numpy as np
 
 from .masks import load_mask

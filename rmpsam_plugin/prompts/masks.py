@@ -20,7 +20,12 @@ import OpenImageIO as oiio
 
 from rmpsam_plugin.printable import printable
 
-from .input_files import MAX_MASK_FILE_BYTES, MAX_MASK_PIXELS, UnusableFileError, check_input_file
+from .input_files import (
+    MAX_MASK_FILE_BYTES,
+    MAX_MASK_PIXELS,
+    UnusableFileError,
+    check_input_file,
+)
 from .model import Keyframe
 
 

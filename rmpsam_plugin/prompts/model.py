@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from rmpsam_plugin.images.layer_names import CRYPTOMATTE_LAYER, output_layer_names
+
 from .errors import UnknownInstanceError
-from .layer_names import exr_layer_name
 from .segments import Segment, split_into_segments
 
 
@@ -88,11 +89,6 @@ class InstanceTrack:
     def __post_init__(self) -> None:
         object.__setattr__(self, "keyframes", dict(sorted(self.keyframes.items())))
 
-    @property
-    def layer_name(self) -> str:
-        """The EXR layer this instance is written to."""
-        return exr_layer_name(self.name)
-
 
 @dataclass(frozen=True)
 class PromptSet:
@@ -105,6 +101,10 @@ class PromptSet:
     @property
     def names(self) -> list[str]:
         return [track.name for track in self.instances]
+
+    def layer_names(self, cryptomatte_layer: str | None = CRYPTOMATTE_LAYER) -> dict[str, str]:
+        """Instance name -> the EXR layer a job writes it to (with or without its Cryptomatte)."""
+        return output_layer_names(self.names, cryptomatte_layer)
 
     def instance(self, name: str) -> InstanceTrack:
         for track in self.instances:

@@ -19,10 +19,10 @@ from dataclasses import fields, replace
 
 import numpy as np
 
+from rmpsam_plugin.images.layer_names import exr_layer_name
 from rmpsam_plugin.printable import printable
 
 from .errors import PromptIssue
-from .layer_names import exr_layer_name
 from .masks import MaskError, inspect_mask
 from .model import InstanceTrack, Keyframe, PlateInfo, PromptSet
 

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from rmpsam_model.predictor import RMPSAMPredictor
-from rmpsam_plugin.plate_geometry import PlateGeometry
+from rmpsam_plugin.images.geometry import PlateGeometry
 from rmpsam_plugin.prompts import InstanceTrack, Keyframe, PlateInfo, PromptSet
 
 LINK_IOU = 0.3

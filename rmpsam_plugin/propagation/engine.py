@@ -26,7 +26,12 @@ import numpy as np
 import torch
 
 from rmpsam_model.predictor import RMPSAMPredictor
-from rmpsam_plugin.propagation.keyframe_decode import MASK_LOGIT, InstanceState, NetworkPrompts, decode_keyframe
+from rmpsam_plugin.propagation.keyframe_decode import (
+    MASK_LOGIT,
+    InstanceState,
+    NetworkPrompts,
+    decode_keyframe,
+)
 from rmpsam_plugin.propagation.pass_cache import PassCache
 from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER, TRACKERS
 

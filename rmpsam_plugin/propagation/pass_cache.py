@@ -21,7 +21,6 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from rmpsam_plugin.errors import OutputError
-
 from rmpsam_plugin.propagation.keyframe_decode import InstanceState
 
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from rmpsam_model.preprocess import InferenceSize
-from rmpsam_plugin.colour import linear_to_network_rgb, to_linear_rgb
 from rmpsam_plugin.errors import PlateError
-from rmpsam_plugin.image_reader import DEFAULT_LAYER, read_header, read_plate
-from rmpsam_plugin.plate_geometry import PlateGeometry
-from rmpsam_plugin.sequences import Sequence, find_sequence
+from rmpsam_plugin.images.colour import linear_to_network_rgb, to_linear_rgb
+from rmpsam_plugin.images.geometry import PlateGeometry
+from rmpsam_plugin.images.reader import DEFAULT_LAYER, read_header, read_plate
+from rmpsam_plugin.images.sequences import Sequence, find_sequence
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,12 @@ shutter), `lighting`, `sprites` (rasterise once, warp per sub-frame), `scene` (a
 (EXR sequences), `prompts_from_truth`.
 """
 
-from .prompts_from_truth import artist_prompts, box_from_matte, clicks_from_matte, negative_clicks_from
+from .prompts_from_truth import (
+    artist_prompts,
+    box_from_matte,
+    clicks_from_matte,
+    negative_clicks_from,
+)
 from .shapes import CLASS_NAMES
 from .shot import SyntheticShot, generate_image_sample, generate_shot
 from .shot_writer import WrittenShot, write_shot

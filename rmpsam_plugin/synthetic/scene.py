@@ -14,7 +14,13 @@ from typing import Sequence
 import numpy as np
 
 from .lighting import LightingDrift, random_lighting_drift
-from .motion import Pose, Trajectory, camera_pan, leave_and_return_trajectory, random_object_trajectory
+from .motion import (
+    Pose,
+    Trajectory,
+    camera_pan,
+    leave_and_return_trajectory,
+    random_object_trajectory,
+)
 from .shapes import Shape, random_shape
 from .sprites import Canvas, Sprite, make_sprite, sprite_size, warp_sprite
 from .textures import random_texture

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from shot_fixtures import write_prompted_shot, write_tiny_weights
 
 

@@ -15,7 +15,7 @@ import OpenImageIO as oiio
 import pytest
 
 from rmpsam_plugin import InputError, PromptError, VideoSession, load_model
-from rmpsam_plugin.image_reader import read_plate
+from rmpsam_plugin.images.reader import read_plate
 from rmpsam_plugin.prompts import load_prompts
 
 FRAMES = range(1001, 1009)

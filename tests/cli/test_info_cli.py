@@ -72,7 +72,7 @@ def test_overscan_windows_are_reported(tmp_path):
 
 
 def _window(x, y, width, height):
-    from rmpsam_plugin.plate_geometry import Window
+    from rmpsam_plugin.images.geometry import Window
 
     return Window(x, y, width, height)
 

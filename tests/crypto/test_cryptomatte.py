@@ -14,7 +14,6 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from rmpsam_plugin import cryptomatte_encoder
 from rmpsam_plugin.cryptomatte import (
     COVERAGE_FLOOR,
     encode,
@@ -24,6 +23,7 @@ from rmpsam_plugin.cryptomatte import (
     name_to_id,
     validate_output_format,
 )
+from rmpsam_plugin.cryptomatte import encoder as cryptomatte_encoder
 
 FIXTURE_FILES = [
     "cornellBox_CryptoWildcard.0001.exr",

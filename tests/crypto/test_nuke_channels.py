@@ -7,7 +7,7 @@ import OpenImageIO as oiio
 import pytest
 
 from rmpsam_plugin.cryptomatte import encode
-from rmpsam_plugin.nuke_channels import assert_nuke_friendly, nuke_channel_name
+from rmpsam_plugin.images.nuke_channels import assert_nuke_friendly, nuke_channel_name
 
 
 @pytest.mark.parametrize(

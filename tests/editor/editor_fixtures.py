@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rmpsam_plugin.exr_output import write_exr
-from rmpsam_plugin.plate_geometry import Window
+from rmpsam_plugin.images.exr_output import write_exr
+from rmpsam_plugin.images.geometry import Window
 
 WAIT_MS = 60_000
 

@@ -8,11 +8,11 @@ import subprocess
 import sys
 
 import pytest
+from editor_fixtures import WAIT_MS, wait_idle
 from PyQt5.QtCore import QPoint, Qt
 
-from editor_fixtures import WAIT_MS, wait_idle
 from rmpsam_plugin.editor.viewport import ViewTransform
-from rmpsam_plugin.image_reader import read_plate
+from rmpsam_plugin.images.reader import read_plate
 from rmpsam_plugin.prompts import load_prompts
 from rmpsam_plugin.server.jobs import DEFAULT_CLI
 

@@ -8,10 +8,10 @@ import threading
 import time
 
 import numpy as np
+from editor_fixtures import WAIT_MS, wait_idle
 from PyQt5.QtCore import QTimer
 
-from editor_fixtures import WAIT_MS, wait_idle
-from rmpsam_plugin.image_reader import read_plate
+from rmpsam_plugin.images.reader import read_plate
 
 
 class SlowSession:

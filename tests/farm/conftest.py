@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from shot_fixtures import write_prompted_shot, write_tiny_weights
 
 EXECUTABLE = Path(sys.executable).parent / "rmpsam-matte"

@@ -8,7 +8,6 @@ import shutil
 
 import OpenImageIO as oiio
 import pytest
-
 from conftest import rmpsam, shot_args
 
 pytestmark = pytest.mark.slow

@@ -12,10 +12,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from lxml import etree
-
 from conftest import EXECUTABLE, SEGMENTS, rmpsam, shot_args
 from deadlinecommand_standin import install, read_keys
+from lxml import etree
 from test_farm_openjd import assert_same_frames
 
 DTD = Path(__file__).resolve().parents[1] / "fixtures" / "farm" / "cjsl-1.15.dtd"

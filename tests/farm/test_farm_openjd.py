@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import OpenImageIO as oiio
 import pytest
-
 from conftest import FRAMES, SEGMENTS, rmpsam, shot_args
 
 OPENJD = Path(sys.executable).parent / "openjd"

@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 import OpenImageIO as oiio
 
-from rmpsam_plugin.plate_geometry import Window
+from rmpsam_plugin.images.geometry import Window
 
 
 def exr_spec(width: int, height: int, channels: Sequence[str], *, pixel_type: str = "half",

@@ -6,8 +6,8 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from rmpsam_plugin.exr_output import write_exr
-from rmpsam_plugin.plate_geometry import Window
+from rmpsam_plugin.images.exr_output import write_exr
+from rmpsam_plugin.images.geometry import Window
 
 DATA = Window(-4, -2, 24, 12)  # overscan: the data window starts left of and above the display window
 DISPLAY = Window(0, 0, 16, 8)

@@ -2,12 +2,20 @@
 
 import numpy as np
 import pytest
-
 from plate_files import write_exr, write_image
-from rmpsam_plugin.colour import (DISPLAY_ENCODED_DEFAULT, NETWORK_COLOUR_SPACE, SCENE_LINEAR_DEFAULT, convert,
-                                  default_colour_space, linear_to_network_rgb, resolve_colour_space, to_network_rgb)
+
 from rmpsam_plugin.errors import ColourError
-from rmpsam_plugin.image_reader import read_header, read_plate
+from rmpsam_plugin.images.colour import (
+    DISPLAY_ENCODED_DEFAULT,
+    NETWORK_COLOUR_SPACE,
+    SCENE_LINEAR_DEFAULT,
+    convert,
+    default_colour_space,
+    linear_to_network_rgb,
+    resolve_colour_space,
+    to_network_rgb,
+)
+from rmpsam_plugin.images.reader import read_header, read_plate
 
 
 def _srgb_encode(linear):

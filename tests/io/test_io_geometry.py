@@ -3,11 +3,11 @@
 import cv2
 import numpy as np
 import pytest
-
 from plate_files import write_exr
+
 from rmpsam_model.preprocess import InferenceGeometry, InferenceSize
-from rmpsam_plugin.image_reader import read_plate
-from rmpsam_plugin.plate_geometry import PlateGeometry, Window, reframe
+from rmpsam_plugin.images.geometry import PlateGeometry, Window, reframe
+from rmpsam_plugin.images.reader import read_plate
 
 
 def test_window_union_intersection_and_exr_notation():

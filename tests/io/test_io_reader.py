@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-
 from plate_files import truncate, write_exr, write_image, write_multipart
-from rmpsam_plugin import image_reader
+
 from rmpsam_plugin.errors import LayerNotFoundError, PlateError
-from rmpsam_plugin.image_reader import LARGE_FINITE, read_header, read_plate
-from rmpsam_plugin.plate_geometry import Window
+from rmpsam_plugin.images import reader as image_reader
+from rmpsam_plugin.images.geometry import Window
+from rmpsam_plugin.images.reader import LARGE_FINITE, read_header, read_plate
 
 HALF_STEP = 2.0**-10  # relative precision of half floats in [0.5, 1)
 
@@ -163,7 +163,7 @@ def test_a_directory_in_place_of_a_frame_is_named_as_such(tmp_path):
 def test_a_file_without_read_permission_is_named_as_such(tmp_path, monkeypatch):
     """chmod 000 does not stop root (tests may run as root), so the permission check is simulated."""
     path = write_exr(tmp_path / "locked.0003.exr", _ramp())
-    monkeypatch.setattr("rmpsam_plugin.image_reader.os.access", lambda *args, **kwargs: False)
+    monkeypatch.setattr("rmpsam_plugin.images.reader.os.access", lambda *args, **kwargs: False)
     with pytest.raises(PlateError, match=r"permission denied: cannot read .*locked\.0003\.exr") as caught:
         read_header(path, frame=3)
     assert caught.value.frame == 3

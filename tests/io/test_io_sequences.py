@@ -1,10 +1,10 @@
 """Sequence patterns, discovery on disk, and the checks that run before any work."""
 
 import pytest
-
 from plate_files import truncate, write_sequence
+
 from rmpsam_plugin.errors import LayerNotFoundError, PlateError, SequenceError
-from rmpsam_plugin.sequences import STILL_FRAME, find_sequence, inspect_sequence
+from rmpsam_plugin.images.sequences import STILL_FRAME, find_sequence, inspect_sequence
 
 
 @pytest.mark.parametrize("pattern", ["shot.####.exr", "shot.%04d.exr", "shot.$F4.exr"])
@@ -133,7 +133,6 @@ def test_inspect_reports_a_missing_layer_per_frame_with_the_layers_present(tmp_p
 
 def test_inspect_counts_nan_and_inf_per_frame(tmp_path):
     import numpy as np
-
     from plate_files import write_exr
 
     write_sequence(tmp_path, [1, 2])

@@ -14,16 +14,26 @@ from pathlib import Path
 import numpy as np
 import OpenImageIO as oiio
 import pytest
-
 from plate_files import write_exr, write_image
+
 from rmpsam_plugin import __version__
-from rmpsam_plugin.cryptomatte import COVERAGE_FLOOR, extract_matte, find_layers, name_to_id
+from rmpsam_plugin.cryptomatte import (
+    COVERAGE_FLOOR,
+    extract_matte,
+    find_layers,
+    name_to_id,
+)
 from rmpsam_plugin.errors import OutputError
-from rmpsam_plugin.image_reader import read_plate
-from rmpsam_plugin.matte_writer import MatteWriter, OutputFormat, Provenance, sanitise_layer_names
-from rmpsam_plugin.nuke_channels import OTHER_LAYER, assert_nuke_friendly, nuke_channel_name
-from rmpsam_plugin.plate_geometry import Window, reframe
-from rmpsam_plugin.sequences import find_sequence
+from rmpsam_plugin.images.geometry import Window, reframe
+from rmpsam_plugin.images.layer_names import output_layer_names
+from rmpsam_plugin.images.nuke_channels import (
+    OTHER_LAYER,
+    assert_nuke_friendly,
+    nuke_channel_name,
+)
+from rmpsam_plugin.images.reader import read_plate
+from rmpsam_plugin.images.sequences import find_sequence
+from rmpsam_plugin.mattes.writer import MatteWriter, OutputFormat, Provenance
 
 # Half floats have 11 significant bits: rounding a value in [0, 1] moves it by at most 2**-12.
 HALF_ROUNDING = 2.0**-12
@@ -244,10 +254,10 @@ def test_sanitised_names_avoid_the_passthrough_and_cryptomatte_layers(tmp_path):
     assert sorted(channel for layer, channel in nuke_names if layer == "beauty") == ["blue", "green", "red"]
 
 
-def test_sanitise_layer_names_is_stable_and_reports_every_name():
+def test_layer_names_are_stable_and_report_every_name():
     names = ["a b", "a_b", "a-b", "9", "9"]
-    first = sanitise_layer_names(names)
-    assert first == sanitise_layer_names(names)
+    first = output_layer_names(names, cryptomatte_layer=None)
+    assert first == output_layer_names(names, cryptomatte_layer=None)
     assert list(first) == ["a b", "a_b", "a-b", "9"]  # one entry per distinct instance name
     assert first["a b"] == "a_b" and first["a_b"] == "a_b_2" and first["a-b"] == "a_b_3" and first["9"] == "_9"
 
@@ -467,7 +477,7 @@ def test_no_partial_file_is_left_and_the_hidden_name_is_not_part_of_the_sequence
         seen_before_rename.append(files_in(out))
         real_replace(source, destination)
 
-    monkeypatch.setattr("rmpsam_plugin.matte_writer.os.replace", watching_replace)
+    monkeypatch.setattr("rmpsam_plugin.mattes.writer.os.replace", watching_replace)
     writer.write(1, {"car": noise_matte(plate.display_window, 1)}, plate.display_window, plate)
     assert seen_before_rename == [[f".matte.0001.exr.{os.getpid()}.partial"]]  # never a half-written final name
     assert files_in(out) == ["matte.0001.exr"]
@@ -484,7 +494,7 @@ def test_failed_write_keeps_the_previous_frame_and_leaves_no_partial(tmp_path, m
     def failing_replace(source, destination):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("rmpsam_plugin.matte_writer.os.replace", failing_replace)
+    monkeypatch.setattr("rmpsam_plugin.mattes.writer.os.replace", failing_replace)
     with pytest.raises(OutputError, match=r"cannot write .*matte\.0001\.exr: No space left on device") as caught:
         writer.write(1, {"car": noise_matte(plate.display_window, 2)}, plate.display_window, plate)
     assert caught.value.frame == 1 and caught.value.path == path

@@ -6,10 +6,10 @@ import json
 
 import numpy as np
 import pytest
-
 from job_cli import run_cli
+
 from rmpsam_model.preprocess import InferenceSize
-from rmpsam_plugin.plate_geometry import PlateGeometry, Window
+from rmpsam_plugin.images.geometry import PlateGeometry, Window
 from rmpsam_plugin.prompts import PlateInfo
 from rmpsam_plugin.propagation.auto_instances import (
     MAX_GAP,

@@ -14,10 +14,10 @@ import json
 import re
 
 import numpy as np
-
 from job_cli import run_cli
+
 from rmpsam_model.shipped import SHIPPED_WEIGHTS
-from rmpsam_plugin.evaluation import FIRST_FRAME, HELD_OUT_SEED_BASE, read_instance_mattes, write_evaluation_shot
+from rmpsam_plugin.evaluation.scoring import FIRST_FRAME, HELD_OUT_SEED_BASE, read_instance_mattes, write_evaluation_shot
 from rmpsam_plugin.job.auto import auto_prompt_path, plan_with_found_instances
 from rmpsam_plugin.job.plan import plan_job
 from rmpsam_plugin.job.progress import ProgressReporter

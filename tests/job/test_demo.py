@@ -7,9 +7,7 @@ import os
 import subprocess
 
 import OpenImageIO as oiio
-
 from job_cli import EXECUTABLE, FIRST_FRAME
-
 
 # What the shipped weights score on this demo shot (seed 0, 5 frames at 384x216, keyframes first
 # and last, scored on the 3 frames between), measured with the committed code on the 2-core CPU

@@ -20,8 +20,8 @@ import sys
 import textwrap
 
 import pytest
-
 from job_cli import EXECUTABLE, FIRST_FRAME, run_cli
+
 from rmpsam_plugin.job.output_lock import OutputLock, OutputLockedError
 
 

@@ -25,7 +25,6 @@ from rmpsam_plugin.job.runner import JobRunner
 from rmpsam_plugin.job.settings import RunSettings
 from rmpsam_plugin.job.weights import load_job_weights
 
-
 REAL_READ_PLATE = plate_source.read_plate
 
 

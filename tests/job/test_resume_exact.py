@@ -16,7 +16,6 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from job_cli import EXECUTABLE, FIRST_FRAME, run_cli
 from test_run_cli import read_layers
 

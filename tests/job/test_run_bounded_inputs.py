@@ -13,10 +13,9 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 import torch
+from job_cli import FIRST_FRAME, run_cli
 from safetensors import safe_open
 from safetensors.torch import save_file
-
-from job_cli import FIRST_FRAME, run_cli
 
 BAD_INPUT = 3
 

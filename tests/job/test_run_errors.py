@@ -8,7 +8,6 @@ import shutil
 
 import OpenImageIO as oiio
 import pytest
-
 from job_cli import FIRST_FRAME, run_cli
 
 BAD_INPUT = 3

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from job_cli import run_cli
 
 from rmpsam_model.shipped import SHIPPED_WEIGHTS
-from rmpsam_plugin.evaluation import FIRST_FRAME, HELD_OUT_SEED_BASE, read_instance_mattes, score, write_evaluation_shot
-
-from job_cli import run_cli
+from rmpsam_plugin.evaluation.scoring import FIRST_FRAME, HELD_OUT_SEED_BASE, read_instance_mattes, score, write_evaluation_shot
 
 NUM_FRAMES = 16
 KEYFRAMES = [0, NUM_FRAMES - 1]

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import nuke
+
 import nuke_bridge
 
 BRIDGE_DIR = Path(nuke_bridge.__file__).resolve().parent

@@ -17,8 +17,8 @@ from shot_fixtures import FIRST_FRAME, SHOT_HEIGHT, SHOT_WIDTH
 from nuke_bridge import actions
 from nuke_bridge.layer_names import output_layer_names
 from nuke_bridge.runner import INTERRUPTED_EXIT
-from rmpsam_plugin.matte_writer import MAX_CRYPTOMATTE_LEVELS, sanitise_layer_names
-from rmpsam_plugin.nuke_channels import nuke_channel_name
+from rmpsam_plugin.images.layer_names import output_layer_names as writers_layer_names
+from rmpsam_plugin.images.nuke_channels import nuke_channel_name
 
 EXECUTABLE = Path(sys.executable).parent / "rmpsam-matte"
 LAST_FRAME = FIRST_FRAME + SHOT_FRAMES - 1
@@ -127,9 +127,8 @@ def test_a_failing_run_reports_the_tools_error(nuke_shot, nuke_tiny_weights, tmp
 
 def test_layer_names_follow_the_writers_rule():
     names = ["car", "car 2", "car_2", "rgba", "2cats", "CryptoObject", "CryptoObject01", "", "é"]
-    reserved = ["CryptoObject"] + ["CryptoObject%02d" % n for n in range(MAX_CRYPTOMATTE_LEVELS // 2)]
-    assert output_layer_names(names, cryptomatte=True) == sanitise_layer_names(names, reserved=reserved)
-    assert output_layer_names(names, cryptomatte=False) == sanitise_layer_names(names)
+    assert output_layer_names(names, cryptomatte=True) == writers_layer_names(names)
+    assert output_layer_names(names, cryptomatte=False) == writers_layer_names(names, cryptomatte_layer=None)
 
 
 def test_load_result_without_cryptomatte_makes_a_read_and_shuffle2s_only():

@@ -121,3 +121,15 @@ def test_convert_writes_canonical_text_and_refuses_a_bad_file(tmp_path):
     bad = _run("convert", write_json(tmp_path / "bad.json", _bad_document()), tmp_path / "out.json")
     assert bad.returncode == BAD_INPUT and "3 problems" in bad.stderr
     assert not (tmp_path / "out.json").exists()
+
+
+def test_validate_reports_the_layers_the_writer_writes_for_reserved_names(tmp_path):
+    """One rule: an instance named like a layer Nuke or the Cryptomatte owns is reported under the
+    layer the job really writes (`rgba_2`, `CryptoObject_2`), not under its own name."""
+    document = good_document()
+    document["instances"][0]["name"] = "rgba"
+    document["instances"][1]["name"] = "CryptoObject"
+    result = _run("validate", write_json(tmp_path / "reserved.json", document), "--json")
+    assert result.returncode == 0, result.stderr
+    layers = {entry["name"]: entry["layer"] for entry in json.loads(result.stdout)["instances"]}
+    assert layers == {"rgba": "rgba_2", "CryptoObject": "CryptoObject_2"}

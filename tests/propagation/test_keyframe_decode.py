@@ -9,12 +9,12 @@ import torch
 
 from rmpsam_model.predictor import RMPSAMPredictor
 from rmpsam_model.shipped import SHIPPED_WEIGHTS, inference_size_from_metadata, load_weights_file, read_metadata
-from rmpsam_plugin.evaluation import HELD_OUT_SEED_BASE
-from rmpsam_plugin.metrics import region_similarity
+from rmpsam_plugin.evaluation.metrics import region_similarity
+from rmpsam_plugin.evaluation.scoring import HELD_OUT_SEED_BASE
+from rmpsam_plugin.images.colour import linear_to_network_rgb
 from rmpsam_plugin.propagation.keyframe_decode import NetworkPrompts, decode_keyframe
 from rmpsam_plugin.synthetic import generate_shot
 from rmpsam_plugin.synthetic.prompts_from_truth import box_from_matte, clicks_from_matte
-from rmpsam_plugin.colour import linear_to_network_rgb
 
 FRAME = 7
 

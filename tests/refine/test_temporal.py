@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from rmpsam_plugin.metrics import dtssd, region_similarity
+from rmpsam_plugin.evaluation.metrics import dtssd, region_similarity
 from rmpsam_plugin.refine.flow import FlowEstimator, grey_u8
 from rmpsam_plugin.refine.temporal import stabilise_sequence
 

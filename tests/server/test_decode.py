@@ -10,11 +10,11 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 import torch
-
 from preview_client import FIRST_FRAME, HEIGHT, NUM_FRAMES, WIDTH, run_cli
+
 from rmpsam_model.predictor import RMPSAMPredictor
-from rmpsam_plugin.colour import to_network_rgb
-from rmpsam_plugin.image_reader import read_plate
+from rmpsam_plugin.images.colour import to_network_rgb
+from rmpsam_plugin.images.reader import read_plate
 from rmpsam_plugin.job.weights import load_job_weights
 from rmpsam_plugin.server.matte_encoding import decode_matte
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-
-import pytest
-
 from pathlib import Path
 
+import pytest
 from preview_client import FIRST_FRAME, NUM_FRAMES, wait_until
 
 FRAMES = range(FIRST_FRAME, FIRST_FRAME + NUM_FRAMES)

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from preview_client import run_cli
+
 from rmpsam_plugin.server.app import check_loopback
 
 IDLE_S = 2.0

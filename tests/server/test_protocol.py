@@ -10,7 +10,6 @@ import http.client
 import json
 
 import pytest
-
 from preview_client import FIRST_FRAME, HEIGHT, NUM_FRAMES, WIDTH
 
 GOOD_DECODE = {"frame": FIRST_FRAME, "positive_clicks": [[64.5, 50.5]]}

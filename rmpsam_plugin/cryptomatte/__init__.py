@@ -6,9 +6,14 @@ Cryptomattes in files and extracting mattes). Writers and tools import from here
 split can change without touching them.
 """
 
-from rmpsam_plugin.cryptomatte_encoder import COVERAGE_FLOOR, CryptomatteLayers, encode, validate_output_format
-from rmpsam_plugin.cryptomatte_hash import CryptomatteId, layer_key, name_to_id
-from rmpsam_plugin.cryptomatte_reader import CryptomatteInfo, extract_matte, find_layers
+from rmpsam_plugin.cryptomatte.encoder import (
+    COVERAGE_FLOOR,
+    CryptomatteLayers,
+    encode,
+    validate_output_format,
+)
+from rmpsam_plugin.cryptomatte.ids import CryptomatteId, layer_key, name_to_id
+from rmpsam_plugin.cryptomatte.reader import CryptomatteInfo, extract_matte, find_layers
 
 __all__ = [
     "COVERAGE_FLOOR",

@@ -32,7 +32,12 @@ import fileseq
 import OpenImageIO as oiio
 
 from rmpsam_plugin.errors import InputError, PlateError, SequenceError
-from rmpsam_plugin.image_reader import DEFAULT_LAYER, PlateHeader, read_header, read_plate
+from rmpsam_plugin.images.reader import (
+    DEFAULT_LAYER,
+    PlateHeader,
+    read_header,
+    read_plate,
+)
 from rmpsam_plugin.printable import printable
 
 PAD_STYLE = fileseq.PAD_STYLE_HASH1

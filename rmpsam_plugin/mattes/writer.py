@@ -2,7 +2,7 @@
 
 A frame's file holds, in one EXR part:
 - `<layer>.A` per instance, the soft matte (Nuke shows it as `<layer>.alpha`), half float by
-  default; layer names are the instance names made safe for Nuke (`sanitise_layer_names`);
+  default; layer names are the instance names made safe for Nuke (`images.layer_names`);
 - optionally a Cryptomatte of every instance, always 32-bit float and losslessly compressed
   (the IDs are hash bits; see `rmpsam_plugin.cryptomatte`). Its coverage is encoded from the
   mattes as stored (rounded to half with half layers), so a matte picked from the Cryptomatte is
@@ -33,8 +33,7 @@ import contextlib
 import glob
 import json
 import os
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,45 +42,18 @@ import numpy as np
 
 from rmpsam_plugin import __version__, cryptomatte
 from rmpsam_plugin.errors import InputError, OutputError
-from rmpsam_plugin.exr_output import PIXEL_DTYPES, write_exr
-from rmpsam_plugin.image_reader import DEFAULT_LAYER, Plate
-from rmpsam_plugin.nuke_channels import assert_nuke_friendly
-from rmpsam_plugin.plate_geometry import Window, reframe
-from rmpsam_plugin.sequences import PAD_STYLE
+from rmpsam_plugin.images.exr_output import PIXEL_DTYPES, write_exr
+from rmpsam_plugin.images.geometry import Window, reframe
+from rmpsam_plugin.images.layer_names import MAX_CRYPTOMATTE_LEVELS, output_layer_names
+from rmpsam_plugin.images.nuke_channels import assert_nuke_friendly
+from rmpsam_plugin.images.reader import DEFAULT_LAYER, Plate
+from rmpsam_plugin.images.sequences import PAD_STYLE
 
 PIXEL_TYPES = ("half", "float")
 LOSSLESS_COMPRESSIONS = ("none", "rle", "zips", "zip", "piz")
 DEFAULT_COMPRESSION = "zip"
 # pxr24 rounds 32-bit floats; b44 and dwa quantise colour channels. Only on explicit request.
 LOSSY_COMPRESSIONS = ("pxr24", "b44", "b44a", "dwaa", "dwab")
-MAX_CRYPTOMATTE_LEVELS = 6  # the specification's customary depth: three EXR layers
-# Layer names that Nuke already uses for something else: a matte there would land in the plate.
-_RESERVED_LAYERS = frozenset({"rgba", "depth", "other", "Ci"})
-
-
-def sanitise_layer_names(instance_names: Iterable[str], reserved: Iterable[str] = ()) -> dict[str, str]:
-    """Instance name -> a unique EXR layer name of ASCII letters, digits and underscores.
-
-    Other characters become `_`; a leading digit gets a `_` in front (Nuke would strip the digit);
-    a name taken by an earlier instance, by Nuke (`rgba`, `depth`...) or by `reserved` gets `_2`,
-    `_3`... The mapping is written into each file's header as `rmpsam/layers`.
-    """
-    taken = set(_RESERVED_LAYERS) | set(reserved)
-    mapping: dict[str, str] = {}
-    for name in instance_names:
-        if name in mapping:  # one layer per instance, however often its name is given
-            continue
-        base = re.sub(r"[^A-Za-z0-9_]", "_", name) or "instance"
-        if base[0].isdigit():
-            base = "_" + base
-        candidate, suffix = base, 2
-        while candidate in taken:
-            candidate, suffix = f"{base}_{suffix}", suffix + 1
-        taken.add(candidate)
-        mapping[name] = candidate
-    return mapping
-
-
 @dataclass(frozen=True)
 class Provenance:
     """What made a matte, written to every frame's header so a file can be traced and rerun."""
@@ -137,10 +109,7 @@ class MatteWriter:
             raise ValueError(f"instance names must be unique; given more than once: {duplicates}")
         self._template = output_template(pattern)
         self.instance_names = tuple(instance_names)
-        taken = [passthrough_layer] if passthrough_layer else []
-        if cryptomatte_layer:
-            taken += [cryptomatte_layer] + [f"{cryptomatte_layer}{n:02d}" for n in range(MAX_CRYPTOMATTE_LEVELS // 2)]
-        self.layer_names = sanitise_layer_names(self.instance_names, reserved=taken)
+        self.layer_names = output_layer_names(self.instance_names, cryptomatte_layer, passthrough_layer)
         self.provenance = provenance
         self.output_format = output_format
         self.cryptomatte_layer = cryptomatte_layer

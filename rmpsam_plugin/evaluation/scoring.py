@@ -3,7 +3,7 @@ propagation benchmark and the quality tests, so all three measure the same way.
 
 A shot is written to disk as EXRs with artist-style prompts placed from its ground truth; a job
 runs on it through `JobRunner` (the code `rmpsam-matte run` uses); the mattes are read back from
-the written files and scored with DAVIS J and F and dtSSD (`rmpsam_plugin.metrics`).
+the written files and scored with DAVIS J and F and dtSSD (`rmpsam_plugin.evaluation.metrics`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,18 @@ from pathlib import Path
 import numpy as np
 import OpenImageIO as oiio
 
-from rmpsam_plugin.metrics import boundary_f_measure, dtssd, region_similarity
+from rmpsam_plugin.evaluation.metrics import (
+    boundary_f_measure,
+    dtssd,
+    region_similarity,
+)
 from rmpsam_plugin.prompts import PromptSet, from_dict, save_prompts
-from rmpsam_plugin.synthetic import SyntheticShot, artist_prompts, generate_shot, write_shot
+from rmpsam_plugin.synthetic import (
+    SyntheticShot,
+    artist_prompts,
+    generate_shot,
+    write_shot,
+)
 
 HELD_OUT_SEED_BASE = 900_000
 """Seeds of evaluation shots; training draws its seeds from `training_data.TRAIN_SEED_BASE`

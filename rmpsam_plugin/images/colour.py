@@ -25,7 +25,7 @@ import numpy as np
 import OpenImageIO as oiio
 
 from rmpsam_plugin.errors import ColourError, PlateError
-from rmpsam_plugin.image_reader import Plate, PlateHeader
+from rmpsam_plugin.images.reader import Plate, PlateHeader
 
 NETWORK_COLOUR_SPACE = "sRGB Encoded Rec.709 (sRGB)"
 SCENE_LINEAR_DEFAULT = "Linear Rec.709 (sRGB)"

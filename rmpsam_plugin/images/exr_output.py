@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import OpenEXR
 
-from rmpsam_plugin.plate_geometry import Window
+from rmpsam_plugin.images.geometry import Window
 
 COMPRESSIONS = {
     "none": OpenEXR.NO_COMPRESSION,

@@ -21,9 +21,9 @@ import torch
 
 from rmpsam_model.predictor import RMPSAMPredictor
 from rmpsam_model.preprocess import InferenceGeometry, InferenceSize
-from rmpsam_plugin.image_reader import Plate
+from rmpsam_plugin.images.geometry import PlateGeometry
+from rmpsam_plugin.images.reader import Plate
 from rmpsam_plugin.job.plate_source import KeptPlate, PlateSource
-from rmpsam_plugin.plate_geometry import PlateGeometry
 from rmpsam_plugin.prompts import Keyframe, PromptSet, load_mask
 from rmpsam_plugin.propagation.engine import InstanceKeyframes, PropagationEngine
 from rmpsam_plugin.propagation.keyframe_decode import NetworkPrompts

@@ -27,8 +27,14 @@ from dataclasses import dataclass
 import numpy as np
 import OpenImageIO as oiio
 
-from rmpsam_plugin.cryptomatte_hash import CONVERSION_NAME, HASH_NAME, CryptomatteId, layer_key, name_to_id
-from rmpsam_plugin.nuke_channels import nuke_channel_name
+from rmpsam_plugin.cryptomatte.ids import (
+    CONVERSION_NAME,
+    HASH_NAME,
+    CryptomatteId,
+    layer_key,
+    name_to_id,
+)
+from rmpsam_plugin.images.nuke_channels import nuke_channel_name
 
 DEFAULT_LEVELS = 6
 COVERAGE_FLOOR = 1.0 / 2048  # about 0.05%: invisible in a comp, and inside a 1e-3 decode tolerance

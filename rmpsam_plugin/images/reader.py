@@ -22,9 +22,13 @@ import numpy as np
 import OpenImageIO as oiio
 
 from rmpsam_plugin.errors import LayerNotFoundError, PlateError
-from rmpsam_plugin.exr_input import ExrReadError, IncompleteExrError, read_channels
-from rmpsam_plugin.nuke_channels import nuke_channel_name
-from rmpsam_plugin.plate_geometry import Window, reframe
+from rmpsam_plugin.images.exr_input import (
+    ExrReadError,
+    IncompleteExrError,
+    read_channels,
+)
+from rmpsam_plugin.images.geometry import Window, reframe
+from rmpsam_plugin.images.nuke_channels import nuke_channel_name
 
 DEFAULT_LAYER = "rgba"
 # Nuke writes `layer.red` for custom channels as often as `layer.R`; both name the same component.

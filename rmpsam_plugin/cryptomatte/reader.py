@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import OpenImageIO as oiio
 
-from rmpsam_plugin.cryptomatte_hash import CONVERSION_NAME, HASH_NAME, name_to_id
+from rmpsam_plugin.cryptomatte.ids import CONVERSION_NAME, HASH_NAME, name_to_id
 
 _METADATA_PREFIX = "cryptomatte/"
 _COMPONENT_INDEX = {"r": 0, "red": 0, "g": 1, "green": 1, "b": 2, "blue": 2, "a": 3, "alpha": 3}

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
+from rmpsam_model.loading import load_model
 from rmpsam_plugin.bench.pipeline_bench import (
     PIPELINE_TARGET,
     SCHEDULES,
     measure_pipeline,
 )
 from rmpsam_plugin.bench.table import format_table
-from rmpsam_plugin.job.weights import load_job_weights
 
 
 @click.command("pipeline")
@@ -32,7 +32,7 @@ def pipeline(frames: int, size: str, weights: Path | None, threads: int | None, 
     width, height = (int(v) for v in size.lower().split("x"))
     if keyframes > frames:
         raise click.BadParameter(f"{keyframes} keyframes do not fit in {frames} frames", param_hint="--keyframes")
-    timing = measure_pipeline(load_job_weights(weights) if weights else None, frames, width, height, threads, repeats,
+    timing = measure_pipeline(load_model(weights) if weights else None, frames, width, height, threads, repeats,
                               keyframes, compare_schedules)
 
     def row(label: str, seconds: float, overhead: bool = True) -> list[str]:

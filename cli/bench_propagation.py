@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
+from rmpsam_model.loading import load_model
 from rmpsam_plugin.bench.propagation_bench import run_propagation_benchmark
 from rmpsam_plugin.bench.table import format_table
-from rmpsam_plugin.job.weights import load_job_weights
 
 
 @click.command("propagation")
@@ -22,7 +22,7 @@ def propagation(shots: int, frames: int, size: str, weights: Path | None) -> Non
     The first row (every frame decoded alone from the nearest keyframe's prompts) is the baseline.
     """
     width, height = (int(v) for v in size.lower().split("x"))
-    scores = run_propagation_benchmark(load_job_weights(weights), shots, frames, height, width)
+    scores = run_propagation_benchmark(load_model(weights), shots, frames, height, width)
     baseline = scores[0]
     rows = [[s.name, f"{s.j:.3f}", f"{s.f:.3f}", f"{s.jf:.3f}", f"{s.jf - baseline.jf:+.3f}", f"{s.dtssd:.2f}",
              f"{s.seconds_per_frame * 1e3:.0f}"] for s in scores]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
+from rmpsam_model.loading import load_model
 from rmpsam_plugin.bench.quality_bench import measure_prompt_quality
 from rmpsam_plugin.bench.table import format_table
-from rmpsam_plugin.job.weights import load_job_weights
 
 BOX_TARGET, CLICK_TARGET = 0.85, 0.75
 
@@ -20,7 +20,7 @@ BOX_TARGET, CLICK_TARGET = 0.85, 0.75
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of the table.")
 def quality(frames: int, weights: Path | None, as_json: bool) -> None:
     """Segmentation from a single prompt, against the targets the shipped weights are held to."""
-    loaded = load_job_weights(weights)
+    loaded = load_model(weights)
     result = measure_prompt_quality(loaded, frames)
     if as_json:
         click.echo(json.dumps({"weights": str(loaded.path), "box_iou": result.box_iou, "click_iou": result.click_iou,

@@ -171,13 +171,13 @@ def check(settings, run_args) -> None:
     """Verify every frame of PLATE's output: present, written with these weights and prompts, every layer.
 
     Exit code 0 when all are, 4 naming the missing, stale or incomplete frames otherwise."""
+    from rmpsam_model.loading import load_model
     from rmpsam_plugin.farm.check import expected_writer, shot_status
     from rmpsam_plugin.job.plan import plan_job
-    from rmpsam_plugin.job.weights import load_job_weights
 
     try:
         shot_plan = plan_job(settings)
-        weights = load_job_weights(settings.weights)
+        weights = load_model(settings.weights)
     except (InputError, CheckpointError) as error:
         _fail("check", error, exit_codes.BAD_INPUT)
     writer = expected_writer(shot_plan, weights.digest, settings.cryptomatte)

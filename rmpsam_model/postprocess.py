@@ -32,7 +32,7 @@ class PanopticResult:
 
 
 def instance_results(mask_logits: torch.Tensor, class_logits: torch.Tensor, top_k: int = 100) -> InstanceResult:
-    num_queries, num_classes = class_logits.shape[0], class_logits.shape[1] - 1
+    num_classes = class_logits.shape[1] - 1
     probabilities = class_logits.float().softmax(-1)[:, :num_classes]
     scores, flat_index = probabilities.flatten().topk(min(top_k, probabilities.numel()))
     query_indices = torch.div(flat_index, num_classes, rounding_mode="floor")

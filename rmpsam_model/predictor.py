@@ -48,6 +48,14 @@ class PromptPrediction:
 
 
 @dataclass
+class AcrossFrames:
+    """Prompt queries decoded over several frames at once (`decode_queries_across`)."""
+
+    low_res_logits: torch.Tensor  # (P, T, h/4, w/4): each query's mask on each frame
+    iou: torch.Tensor  # (P,) the network's quality estimate, one per query across the frames
+
+
+@dataclass
 class ObjectPrediction:
     """The 100 learned object queries decoded on one frame."""
 
@@ -192,6 +200,19 @@ class RMPSAMPredictor:
             kernels=output.kernels[0].float(),
             low_res_logits=low_res,
         )
+
+    def decode_queries_across(self, queries: torch.Tensor, frame_indices: Sequence[Hashable]) -> AcrossFrames:
+        """Decode (P, 256) prompt queries over several cached frames at once: their features are
+        stacked along the height, as the released video mode stacks a clip, so each query is one
+        object across the frames (the `clip` tracker: keyframe on top, new frame below)."""
+        features = [self.features(key) for key in frame_indices]
+        stacked = torch.cat(features, dim=2)
+        with self._inference_context():
+            output = self.model.decode_from_kernels(stacked, queries[None].to(self.device))
+            output = self.model.panoptic_head.adapt_prompts(stacked, output)
+        height = features[0].shape[2]
+        low_res = output.masks[0].float().unflatten(1, (len(features), height))
+        return AcrossFrames(low_res, output.iou[0, :, 0].float())
 
     def predict_objects(self, frame_index: Hashable = 0) -> ObjectPrediction:
         """Decode the learned object queries (the panoptic / instance mode)."""

@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 from rmpsam_model.config import RMPSAMConfig
+from rmpsam_model.loading import LoadedModel, load_model
 from rmpsam_model.predictor import RMPSAMPredictor
 from rmpsam_model.preprocess import InferenceSize
 from rmpsam_model.training.export import save_weights
@@ -37,7 +38,6 @@ from rmpsam_plugin.job.plate_source import network_leaves_cpu_free
 from rmpsam_plugin.job.progress import ProgressReporter
 from rmpsam_plugin.job.runner import JobRunner, job_predictor
 from rmpsam_plugin.job.settings import RunSettings
-from rmpsam_plugin.job.weights import LoadedWeights, load_job_weights
 from rmpsam_plugin.mattes.shot_mattes import network_prompts
 from rmpsam_plugin.propagation.engine import InstanceKeyframes, PropagationEngine
 
@@ -74,7 +74,7 @@ class PipelineTiming:
         return statistics.median(self.other_schedule_runs) if self.other_schedule_runs else None
 
 
-def released_size_random_weights(directory: Path) -> LoadedWeights:
+def released_size_random_weights(directory: Path) -> LoadedModel:
     """The released architecture with random weights at the released inference size."""
     torch.manual_seed(0)
     config = RMPSAMConfig.released()
@@ -82,10 +82,10 @@ def released_size_random_weights(directory: Path) -> LoadedWeights:
     table = torch.nn.functional.normalize(torch.randn(config.num_classes, 1, config.text_dim), dim=-1)
     path = save_weights(model, table, [f"class{i}" for i in range(config.num_classes)], directory / "released.safetensors",
                         InferenceSize())
-    return load_job_weights(path)
+    return load_model(path)
 
 
-def measure_pipeline(weights: LoadedWeights | None, num_frames: int = 8, width: int = 2048, height: int = 1080,
+def measure_pipeline(weights: LoadedModel | None, num_frames: int = 8, width: int = 2048, height: int = 1080,
                      threads: int | None = None, repeats: int = 3, keyframes: int = 2,
                      compare_schedules: bool = False) -> PipelineTiming:
     """`keyframes` spread evenly over the shot, first and last frame included. Each segment

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rmpsam_model.loading import LoadedModel
 from rmpsam_plugin.evaluation.scoring import (
     FIRST_FRAME,
     HELD_OUT_SEED_BASE,
@@ -24,7 +25,6 @@ from rmpsam_plugin.evaluation.scoring import (
     write_evaluation_shot,
 )
 from rmpsam_plugin.job.run import run_job
-from rmpsam_plugin.job.weights import LoadedWeights
 
 SCHEMES: list[tuple[str, dict]] = [
     ("nearest keyframe, per frame", {"tracker": "redecode", "blend": "nearest", "temporal": False}),
@@ -50,7 +50,7 @@ class SchemeScore:
         return (self.j + self.f) / 2
 
 
-def run_propagation_benchmark(weights: LoadedWeights, num_shots: int = 3, num_frames: int = 12,
+def run_propagation_benchmark(weights: LoadedModel, num_shots: int = 3, num_frames: int = 12,
                               height: int = 216, width: int = 384, schemes=SCHEMES) -> list[SchemeScore]:
     keyframes = [0, num_frames - 1]
     scored = [t for t in range(num_frames) if t not in keyframes]

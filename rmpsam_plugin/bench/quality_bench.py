@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rmpsam_model.loading import LoadedModel
 from rmpsam_model.predictor import RMPSAMPredictor
 from rmpsam_plugin.evaluation.metrics import region_similarity
 from rmpsam_plugin.evaluation.scoring import HELD_OUT_SEED_BASE
 from rmpsam_plugin.images.colour import linear_to_network_rgb
-from rmpsam_plugin.job.weights import LoadedWeights
 from rmpsam_plugin.synthetic import generate_shot
 from rmpsam_plugin.synthetic.prompts_from_truth import box_from_matte, clicks_from_matte
 
@@ -37,7 +37,7 @@ class PromptQuality:
     frames: int
 
 
-def measure_prompt_quality(weights: LoadedWeights, num_frames: int = 40, image_size: int | None = None,
+def measure_prompt_quality(weights: LoadedModel, num_frames: int = 40, image_size: int | None = None,
                            max_objects: int = 5) -> PromptQuality:
     size = weights.inference_size
     side = image_size or size.short_side

@@ -34,11 +34,11 @@ import numpy as np
 import torch
 
 from rmpsam_model.config import RMPSAMConfig
+from rmpsam_model.loading import load_model
 from rmpsam_model.network import RMPSAM
 from rmpsam_model.predictor import RMPSAMPredictor
 from rmpsam_model.preprocess import InferenceSize
 from rmpsam_model.training.export import save_weights
-from rmpsam_plugin.job.weights import load_job_weights
 from rmpsam_plugin.server.jobs import DEFAULT_CLI
 from rmpsam_plugin.server.matte_encoding import encode_matte
 from rmpsam_plugin.server.plate_frames import PlateFrames
@@ -237,8 +237,7 @@ class ServerUnderTest:
 def time_in_process(weights: Path, plate: str, size: InferenceSize, frame: int, points: list[list[float]],
                     encoding: str) -> list[Samples]:
     """The predictor's own decode on cached features, and the server's decode path without HTTP."""
-    loaded = load_job_weights(weights)
-    loaded.model.requires_grad_(False).fuse_for_inference()  # as `serve` runs it
+    loaded = load_model(weights)
     predictor = RMPSAMPredictor(loaded.model, size)
     frames = PlateFrames(plate, size)
     other = next(f for f in frames.sequence.present if f != frame)

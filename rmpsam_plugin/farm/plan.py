@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from rmpsam_model.loading import LoadedModel, load_model
 from rmpsam_model.preprocess import InferenceSize
 from rmpsam_plugin.errors import InputError
 from rmpsam_plugin.farm.check import ShotStatus, expected_writer, shot_status
 from rmpsam_plugin.job.plan import JobPlan, plan_job
 from rmpsam_plugin.job.settings import RunSettings
-from rmpsam_plugin.job.weights import LoadedWeights, load_job_weights
 
 # Calibration, from the README's "Measured" section (`bench pipeline`: a 2048x1080 plate, so a
 # 1024x540 network image at the released size, 2 instances, a 2-core CPU with a thread per core):
@@ -96,7 +96,7 @@ class Estimate:
 class FarmJob:
     request: FarmRequest
     plan: JobPlan
-    weights: LoadedWeights
+    weights: LoadedModel
     tasks: list[FarmTask]
     status: ShotStatus  # of every frame of the shot when the job was planned
 
@@ -196,7 +196,7 @@ def plan_farm_job(request: FarmRequest) -> FarmJob:
     """Plan the shot as `run --dry-run` does (every input checked, an output over an input
     refused), then cut it into tasks. Raises `InputError`s naming the file or field at fault."""
     plan = plan_job(request.settings)
-    weights = load_job_weights(request.settings.weights)
+    weights = load_model(request.settings.weights)
     writer = expected_writer(plan, weights.digest, request.settings.cryptomatte)
     first, last = plan.shot_range
     status = shot_status(writer, range(first, last + 1))

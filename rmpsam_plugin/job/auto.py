@@ -13,13 +13,13 @@ from pathlib import Path
 
 import torch
 
+from rmpsam_model.loading import LoadedModel
 from rmpsam_model.predictor import RMPSAMPredictor
 from rmpsam_plugin.errors import InputError
 from rmpsam_plugin.images.geometry import PlateGeometry
 from rmpsam_plugin.job.plan import JobPlan, plan_info_for, plan_job
 from rmpsam_plugin.job.plate_source import network_leaves_cpu_free, plan_plates
 from rmpsam_plugin.job.progress import ProgressReporter
-from rmpsam_plugin.job.weights import LoadedWeights
 from rmpsam_plugin.prompts import save_prompts
 from rmpsam_plugin.propagation.auto_instances import (
     UnknownClassError,
@@ -33,14 +33,14 @@ def auto_prompt_path(plan: JobPlan) -> Path:
     return plan.output_dir / f"{name}.auto_prompts.json"
 
 
-def check_classes(plan: JobPlan, weights: LoadedWeights) -> list[int]:
+def check_classes(plan: JobPlan, weights: LoadedModel) -> list[int]:
     try:
         return class_indices(plan.settings.auto_classes or (), weights.class_names)
     except UnknownClassError as error:
         raise InputError(str(error)) from None
 
 
-def plan_with_found_instances(plan: JobPlan, weights: LoadedWeights, progress: ProgressReporter,
+def plan_with_found_instances(plan: JobPlan, weights: LoadedModel, progress: ProgressReporter,
                               predictor: RMPSAMPredictor) -> JobPlan:
     """Detect and link instances over the shot, save them as prompts, and plan the job on them.
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from rmpsam_model.loading import LoadedModel
 from rmpsam_model.predictor import RMPSAMPredictor
 from rmpsam_model.preprocess import InferenceSize
 from rmpsam_plugin import __version__
@@ -42,20 +43,19 @@ from rmpsam_plugin.job.plate_source import (
 )
 from rmpsam_plugin.job.progress import ProgressReporter
 from rmpsam_plugin.job.settings import RunSettings
-from rmpsam_plugin.job.weights import LoadedWeights
 from rmpsam_plugin.mattes.shot_mattes import ShotMattes, network_predictor
 from rmpsam_plugin.mattes.writer import MatteWriter, OutputFormat, Provenance
 from rmpsam_plugin.prompts import prompts_digest
 from rmpsam_plugin.propagation.pass_cache import PassCache
 
 
-def job_predictor(settings: RunSettings, weights: LoadedWeights) -> RMPSAMPredictor:
+def job_predictor(settings: RunSettings, weights: LoadedModel) -> RMPSAMPredictor:
     """The predictor of a job and of its `--auto` detection pass (which hands its features on)."""
     size = InferenceSize(settings.size, settings.size) if settings.size else weights.inference_size
     return network_predictor(weights.model, size, settings.device, settings.feature_cache_gib)
 
 
-def result_cache_key(plan: JobPlan, weights: LoadedWeights, prompt_digest: str) -> str:
+def result_cache_key(plan: JobPlan, weights: LoadedModel, prompt_digest: str) -> str:
     document = {
         "version": __version__,
         "weights": weights.digest,
@@ -116,7 +116,7 @@ def _raise_first_failure(futures: list[Future]) -> None:
 
 
 class JobRunner:
-    def __init__(self, plan: JobPlan, weights: LoadedWeights, progress: ProgressReporter,
+    def __init__(self, plan: JobPlan, weights: LoadedModel, progress: ProgressReporter,
                  predictor: RMPSAMPredictor | None = None, overlap: bool | None = None) -> None:
         """`predictor`: one from `job_predictor` that already holds features of this shot's
         frames (the `--auto` detection pass), so they are not computed twice. `overlap`: read

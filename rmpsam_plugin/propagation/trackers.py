@@ -64,19 +64,11 @@ def reprompt(predictor, keyframe_state, previous, keyframe, frame) -> InstanceSt
 
 
 def clip(predictor, keyframe_state, previous, keyframe, frame) -> InstanceState:
-    keyframe_features = predictor.features(keyframe)
-    features = predictor.features(frame)
-    stacked = torch.cat([keyframe_features, features], dim=2)  # (1, C, 2h, w): keyframe on top
-    model = predictor.model
-    with torch.inference_mode():
-        output = model.decode_from_kernels(stacked, keyframe_state.queries[None])
-        output = model.panoptic_head.adapt_prompts(stacked, output)
-    height = features.shape[2]
-    lower = output.masks[0, :, height:].float()
-    iou = output.iou[0, :, 0].float()
+    decoded = predictor.decode_queries_across(keyframe_state.queries, [keyframe, frame])
+    lower = decoded.low_res_logits[:, -1]
     logits = combine(lower, keyframe_state.is_positive)
     return InstanceState(keyframe_state.queries, keyframe_state.is_positive, lower, logits,
-                         float(iou[keyframe_state.is_positive].max()))
+                         float(decoded.iou[keyframe_state.is_positive].max()))
 
 
 TRACKERS: dict[str, Tracker] = {"carried": carried, "redecode": redecode, "reprompt": reprompt, "clip": clip}

@@ -16,6 +16,7 @@ import re
 import numpy as np
 from job_cli import run_cli
 
+from rmpsam_model.loading import load_model
 from rmpsam_model.shipped import SHIPPED_WEIGHTS
 from rmpsam_plugin.evaluation.scoring import FIRST_FRAME, HELD_OUT_SEED_BASE, read_instance_mattes, write_evaluation_shot
 from rmpsam_plugin.job.auto import auto_prompt_path, plan_with_found_instances
@@ -23,7 +24,6 @@ from rmpsam_plugin.job.plan import plan_job
 from rmpsam_plugin.job.progress import ProgressReporter
 from rmpsam_plugin.job.runner import JobRunner, job_predictor
 from rmpsam_plugin.job.settings import RunSettings
-from rmpsam_plugin.job.weights import load_job_weights
 from rmpsam_plugin.prompts import load_prompts
 
 NUM_FRAMES = 6
@@ -31,7 +31,7 @@ NUM_FRAMES = 6
 
 def test_auto_run_writes_a_layer_per_found_instance_matted_where_it_was_found(tmp_path):
     shot = write_evaluation_shot(tmp_path / "shot", HELD_OUT_SEED_BASE, NUM_FRAMES, 216, 384, [0, NUM_FRAMES - 1])
-    classes = load_job_weights(SHIPPED_WEIGHTS).class_names
+    classes = load_model(SHIPPED_WEIGHTS).class_names
     output = tmp_path / "out" / "m.####.exr"
     result = run_cli("run", shot.plate, "--auto", "--classes", ",".join(classes), "--min-score", "0.1",
                      "--output", output, "--weights", SHIPPED_WEIGHTS, "--progress", "json", timeout=600)
@@ -68,7 +68,7 @@ def _count_feature_extractions(model) -> list[int]:
 
 
 def test_auto_mode_computes_each_frames_features_once(shot_dir, tiny_weights, tmp_path):
-    weights = load_job_weights(tiny_weights)
+    weights = load_model(tiny_weights)
     calls = _count_feature_extractions(weights.model)
     classes = tuple(weights.class_names)
     mattes = {}

@@ -19,11 +19,11 @@ import OpenImageIO as oiio
 
 import rmpsam_plugin.job.plate_source as plate_source
 import rmpsam_plugin.job.runner as runner_module
+from rmpsam_model.loading import load_model
 from rmpsam_plugin.job.plan import plan_job
 from rmpsam_plugin.job.progress import ProgressReporter
 from rmpsam_plugin.job.runner import JobRunner
 from rmpsam_plugin.job.settings import RunSettings
-from rmpsam_plugin.job.weights import load_job_weights
 
 REAL_READ_PLATE = plate_source.read_plate
 
@@ -38,7 +38,7 @@ def run_counting_reads(shot_dir: Path, weights: Path, output: Path, monkeypatch)
     monkeypatch.setattr(plate_source, "read_plate", counting_read)
     plan = plan_job(RunSettings(plate=str(shot_dir / "plate.####.exr"), prompts=shot_dir / "prompts.json",
                                 output=str(output / "m.####.exr")))
-    JobRunner(plan, load_job_weights(weights), ProgressReporter("none")).run()
+    JobRunner(plan, load_model(weights), ProgressReporter("none")).run()
     return reads
 
 
@@ -81,7 +81,7 @@ def plates_of_a_job(shot_dir: Path, weights: Path, output: Path, monkeypatch, *,
     monkeypatch.setattr(plate_source, "read_plate", recording_read)
     plan = plan_job(RunSettings(plate=str(shot_dir / "plate.####.exr"), prompts=shot_dir / "prompts.json",
                                 output=str(output / "m.####.exr")))
-    return JobRunner(plan, load_job_weights(weights), ProgressReporter("none")).plates
+    return JobRunner(plan, load_model(weights), ProgressReporter("none")).plates
 
 
 def test_a_network_filling_the_cpu_takes_turns_with_the_reader(shot_dir, tiny_weights, tmp_path, monkeypatch):

@@ -9,7 +9,6 @@ import subprocess
 
 import numpy as np
 import OpenImageIO as oiio
-import pytest
 from job_cli import EXECUTABLE, FIRST_FRAME, run_cli
 
 FRAMES = range(FIRST_FRAME, FIRST_FRAME + 8)

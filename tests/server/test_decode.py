@@ -12,10 +12,10 @@ import pytest
 import torch
 from preview_client import FIRST_FRAME, HEIGHT, NUM_FRAMES, WIDTH, run_cli
 
+from rmpsam_model.loading import load_model
 from rmpsam_model.predictor import RMPSAMPredictor
 from rmpsam_plugin.images.colour import to_network_rgb
 from rmpsam_plugin.images.reader import read_plate
-from rmpsam_plugin.job.weights import load_job_weights
 from rmpsam_plugin.server.matte_encoding import decode_matte
 
 
@@ -70,7 +70,7 @@ def test_a_click_agrees_with_the_predictor_in_process(server, plate_pattern, tin
     (the plate is already at the weights' inference size, so no resampling is involved)."""
     frame, click = FIRST_FRAME + 1, [70.0, 40.0]
     served = matte_of(decode(server, frame, {"positive_clicks": [click]}))
-    loaded = load_job_weights(tiny_weights)  # not fused: the server folds BatchNorm, the sums differ a little
+    loaded = load_model(tiny_weights)  # fused, as the server runs it
     predictor = RMPSAMPredictor(loaded.model, loaded.inference_size)
     plate = read_plate(plate_pattern.replace("####", str(frame)), frame=frame)
     predictor.set_image(to_network_rgb(plate))

@@ -104,34 +104,35 @@ def _many_keys_text(size: int) -> tuple[str, int]:
     return "".join(parts) + ', "key1": 0}', count
 
 
-@pytest.mark.slow  # three runs of the executable: about 12 s on a 2-core machine
+@pytest.mark.slow  # four runs of the executable: about 15 s on a 2-core machine
 def test_many_keys_near_the_cap_are_checked_in_linear_time_and_reported(tmp_path):
+    """Checking takes about 0.6 s in-process here; the bound leaves room for start-up noise on a
+    loaded machine. The quadratic search took 21 s for 40,000 keys, minutes for this file."""
     text, count = _many_keys_text(MAX_PROMPT_FILE_BYTES)
     assert len(text) <= MAX_PROMPT_FILE_BYTES and count > 100_000
     path = tmp_path / "keys.prompts.json"
     path.write_text(text)
     small = write_json(tmp_path / "small.prompts.json", json.loads(_many_keys_text(2000)[0]))
 
-    started = time.perf_counter()
-    baseline = _validate(small)  # the executable's own start-up, measured on this machine now
-    startup = time.perf_counter() - started
-    started = time.perf_counter()
-    result = _validate(path, "--json")
-    checking = time.perf_counter() - started - startup
+    startup = min(_timed(_validate, small)[1] for _ in range(2))  # the executable's own start-up, now
+    result, seconds = _timed(_validate, path)
+    assert seconds - startup < 3.0, f"{count} keys took {seconds - startup:.2f} s beyond start-up"
 
-    assert baseline.returncode == BAD_INPUT, baseline.stderr
-    issues = json.loads(result.stdout)["issues"]
+    lines = result.stderr.splitlines()
     assert result.returncode == BAD_INPUT
-    assert len(issues) == count + 1
-    assert issues[0]["text"] == "key1: is written twice in the same object; only the last one would count"
-    assert issues[1]["text"] == "key0: unknown field; allowed here: schema, version, plate, instances"
-    assert checking < 2.0, f"{count} keys took {checking:.2f} s beyond start-up"  # quadratic: minutes
-
-    text_report = _validate(path)
-    lines = text_report.stderr.splitlines()
     assert lines[0] == f"rmpsam-matte prompts: {path}: {count + 1} problems:"
+    assert lines[1] == "  - key1: is written twice in the same object; only the last one would count"
+    assert lines[2] == "  - key0: unknown field; allowed here: schema, version, plate, instances"
     assert len(lines) == 1 + 100 + 1
     assert lines[-1] == f"  ... and {count + 1 - 100} more (all of them with `prompts validate --json`)"
+    issues = json.loads(_validate(path, "--json").stdout)["issues"]
+    assert len(issues) == count + 1 and issues[-1]["text"] == f"key{count - 1}: unknown field; allowed here: schema, version, plate, instances"
+
+
+def _timed(function, *args):
+    started = time.perf_counter()
+    result = function(*args)
+    return result, time.perf_counter() - started
 
 
 def test_an_integer_of_5000_digits_is_refused_where_it_is(tmp_path):

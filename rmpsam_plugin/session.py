@@ -29,7 +29,8 @@ from rmpsam_plugin.images.geometry import PlateGeometry, Window
 from rmpsam_plugin.images.layer_names import CRYPTOMATTE_LAYER
 from rmpsam_plugin.images.reader import Layer, Plate, PlateHeader, read_plate
 from rmpsam_plugin.images.sequences import find_sequence, inspect_sequence
-from rmpsam_plugin.job.plate_source import PlateSource
+from rmpsam_plugin.mattes.overlaps import DEFAULT_OVERLAP, OVERLAPS
+from rmpsam_plugin.mattes.plate_source import PlateSource
 from rmpsam_plugin.mattes.shot_mattes import ShotMattes, network_predictor
 from rmpsam_plugin.mattes.writer import MatteWriter, OutputFormat, Provenance
 from rmpsam_plugin.prompts import (
@@ -64,12 +65,16 @@ class VideoSession:
 
     def __init__(self, shot: _Shot, model: LoadedModel | None = None, *, device: str = "cpu",
                  size: int | None = None, tracker: str = DEFAULT_TRACKER, blend: str = "linear",
-                 temporal: bool = True, refine_edges: bool = True, feature_cache_gib: float = 4.0) -> None:
+                 temporal: bool = True, refine_edges: bool = True, overlap: str = DEFAULT_OVERLAP,
+                 feature_cache_gib: float = 4.0) -> None:
         """Use `VideoSession.open` or `VideoSession.from_arrays`; `model` from `load_model()`
-        (default: the configured weights, else the shipped model)."""
+        (default: the configured weights, else the shipped model). The options are `run`'s."""
+        if overlap not in OVERLAPS:
+            raise InputError(f"overlap must be one of {', '.join(OVERLAPS)}, not {overlap!r}")
         self.model = model or load_model(None)
         self._shot = shot
-        self._options = {"tracker": tracker, "blend": blend, "temporal": temporal, "refine_edges": refine_edges}
+        self._options = {"tracker": tracker, "blend": blend, "temporal": temporal, "refine_edges": refine_edges,
+                         "overlap": overlap}
         inference = InferenceSize(size, size) if size else self.model.inference_size
         self._predictor = network_predictor(self.model.model, inference, device, feature_cache_gib)
         display = shot.header.display_window

@@ -34,7 +34,7 @@ from rmpsam_model.training.export import save_weights
 from rmpsam_plugin.bench.network_bench import build_random_model
 from rmpsam_plugin.evaluation.scoring import write_evaluation_shot
 from rmpsam_plugin.job.plan import plan_job
-from rmpsam_plugin.job.plate_source import network_leaves_cpu_free
+from rmpsam_plugin.job.plate_schedule import network_leaves_cpu_free
 from rmpsam_plugin.job.progress import ProgressReporter
 from rmpsam_plugin.job.runner import JobRunner, job_predictor
 from rmpsam_plugin.job.settings import RunSettings

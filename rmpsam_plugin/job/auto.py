@@ -18,7 +18,7 @@ from rmpsam_model.predictor import RMPSAMPredictor
 from rmpsam_plugin.errors import InputError
 from rmpsam_plugin.images.geometry import PlateGeometry
 from rmpsam_plugin.job.plan import JobPlan, plan_info_for, plan_job
-from rmpsam_plugin.job.plate_source import network_leaves_cpu_free, plan_plates
+from rmpsam_plugin.job.plate_schedule import network_leaves_cpu_free, plan_plates
 from rmpsam_plugin.job.progress import ProgressReporter
 from rmpsam_plugin.prompts import save_prompts
 from rmpsam_plugin.propagation.auto_instances import (

@@ -11,9 +11,10 @@ Why record locks: the kernel releases them when the holder dies, however it dies
 node that loses power and whose NFS lease expires), so a stale lock cannot outlive its run and
 needs no clean-up. Linux's open-file-description locks (`F_OFD_SETLK`) are used where they
 exist: unlike classic POSIX locks they also exclude two jobs of one process (the preview server
-runs several) and are not dropped when the process closes some other descriptor of the file. Beside the lock, each run leaves a small holder file (pid, host, frames,
-start time) so that the refusal can say who holds the frames; a holder file whose range is no
-longer locked is stale and is removed by the next run.
+runs several) and are not dropped when the process closes some other descriptor of the file.
+Beside the lock, each run leaves a small holder file (pid, host, frames, start time) so that
+the refusal can say who holds the frames; a holder file whose range is no longer locked is
+stale and is removed by the next run.
 """
 
 from __future__ import annotations

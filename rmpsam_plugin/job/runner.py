@@ -36,13 +36,10 @@ from rmpsam_plugin.images.layer_names import CRYPTOMATTE_LAYER
 from rmpsam_plugin.images.reader import read_header
 from rmpsam_plugin.job.output_lock import OutputLock
 from rmpsam_plugin.job.plan import JobPlan
-from rmpsam_plugin.job.plate_source import (
-    KeptPlate,
-    network_leaves_cpu_free,
-    plan_plates,
-)
+from rmpsam_plugin.job.plate_schedule import network_leaves_cpu_free, plan_plates
 from rmpsam_plugin.job.progress import ProgressReporter
 from rmpsam_plugin.job.settings import RunSettings
+from rmpsam_plugin.mattes.plate_source import KeptPlate
 from rmpsam_plugin.mattes.shot_mattes import ShotMattes, network_predictor
 from rmpsam_plugin.mattes.writer import MatteWriter, OutputFormat, Provenance
 from rmpsam_plugin.prompts import prompts_digest
@@ -137,12 +134,13 @@ class JobRunner:
             passthrough_layer=settings.layer if settings.passthrough else None,
         )
         # On a CPU the network fills, side work takes turns with it rather than running beside it
-        # (see `plate_source`): plates are read, and a segment's frames finished, while it waits.
+        # (see `mattes.plate_source`): plates are read, and a segment's frames finished, while it waits.
         self.overlap = network_leaves_cpu_free(settings) if overlap is None else overlap
         self.plates = plan_plates(plan, self.geometry, keep_plates=True, overlap_reads=self.overlap)
         self.mattes = ShotMattes(
             self.predictor, self.plates, self.geometry, plan.prompts, plan.shot_range, tracker=settings.tracker,
             blend=settings.blend, temporal=settings.temporal, refine_edges=settings.refine_edges,
+            overlap=settings.overlap,
             cache=PassCache(plan.output_dir / ".rmpsam_cache" / result_cache_key(plan, weights, digest)),
             on_step=progress.propagated)
 

@@ -9,7 +9,8 @@ mattes for the same prompts. The steps, per keyframe segment of the shot:
    forward and backward with the tracker, the two runs blended between keyframes;
 2. temporal stabilisation (`refine.temporal`), over the whole keyframe segment, keyframes anchored;
 3. per frame, full resolution: edges refined against the plate (`refine.edges`) or plain
-   upsampling, squeezed back for anamorphic plates.
+   upsampling, squeezed back for anamorphic plates;
+4. per frame, overlaps between instances kept or shared (`mattes.overlaps`, `--overlap`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from rmpsam_model.predictor import RMPSAMPredictor
 from rmpsam_model.preprocess import InferenceGeometry, InferenceSize
 from rmpsam_plugin.images.geometry import PlateGeometry
 from rmpsam_plugin.images.reader import Plate
-from rmpsam_plugin.job.plate_source import KeptPlate, PlateSource
+from rmpsam_plugin.mattes.overlaps import DEFAULT_OVERLAP, resolve_overlaps
+from rmpsam_plugin.mattes.plate_source import KeptPlate, PlateSource
 from rmpsam_plugin.prompts import Keyframe, PromptSet, load_mask
 from rmpsam_plugin.propagation.engine import InstanceKeyframes, PropagationEngine
 from rmpsam_plugin.propagation.keyframe_decode import NetworkPrompts
@@ -68,16 +70,18 @@ class ShotMattes:
 
     def __init__(self, predictor: RMPSAMPredictor, plates: PlateSource, geometry: PlateGeometry, prompts: PromptSet,
                  shot_range: tuple[int, int], *, tracker: str = DEFAULT_TRACKER, blend: str = "linear",
-                 temporal: bool = True, refine_edges: bool = True, cache: PassCache | None = None,
-                 on_step: Callable[[str, int], None] | None = None,
+                 temporal: bool = True, refine_edges: bool = True, overlap: str = DEFAULT_OVERLAP,
+                 cache: PassCache | None = None, on_step: Callable[[str, int], None] | None = None,
                  masks: Mapping[tuple[str, int], np.ndarray] | None = None) -> None:
-        """`masks`: keyframe masks held in memory, by (instance, frame), in place of mask files."""
+        """`masks`: keyframe masks held in memory, by (instance, frame), in place of mask files.
+        `overlap`: `independent` or `exclusive` (`mattes.overlaps`)."""
         self.prompts = prompts
         self.plates = plates
         self.geometry = geometry
         self.shot_range = shot_range
         self.temporal = temporal
         self.refine = refine_edges
+        self.overlap = overlap
         self.network_geometry = InferenceGeometry.for_image(*geometry.network_hw, predictor.size)
         instances = [
             InstanceKeyframes(track.name, {frame: network_prompts(kf, geometry, (masks or {}).get((track.name, frame)))
@@ -122,12 +126,14 @@ class ShotMattes:
     def frame_mattes(self, frame: int, logits: dict[int, dict[str, torch.Tensor]],
                      kept: KeptPlate | None = None) -> tuple[Plate, dict[str, np.ndarray]]:
         """The frame's plate and its instances' mattes over `geometry.frame_window`, refined
-        against the plate (read now if not `kept`)."""
+        against the plate (read now if not `kept`), overlaps resolved last: the rule shares out
+        the pixels as the refined edges cover them, the mattes that are stored."""
         plate = kept.plate if kept else self.plates.read(frame)
         guide = None
         if self.refine:
             guide = self._edge_guide(kept.linear_rgb if kept else self.plates.linear_rgb(plate))
-        return plate, {name: self._full_resolution(plane, guide) for name, plane in logits[frame].items()}
+        mattes = {name: self._full_resolution(plane, guide) for name, plane in logits[frame].items()}
+        return plate, resolve_overlaps(mattes, self.overlap)
 
     def _edge_guide(self, linear_rgb: np.ndarray) -> PreparedGuide:
         """The plate prepared once per frame for every instance's edge refinement.

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import OpenImageIO as oiio
 
-import rmpsam_plugin.job.plate_source as plate_source
+import rmpsam_plugin.job.plate_schedule as plate_source
+import rmpsam_plugin.mattes.plate_source as plate_cache
 import rmpsam_plugin.job.runner as runner_module
 from rmpsam_model.loading import load_model
 from rmpsam_plugin.job.plan import plan_job
@@ -58,8 +59,8 @@ def test_every_plate_is_read_once(shot_dir, tiny_weights, tmp_path, monkeypatch)
 
 def test_mattes_are_the_same_when_no_plate_is_kept(shot_dir, tiny_weights, tmp_path, monkeypatch):
     kept_reads = run_counting_reads(shot_dir, tiny_weights, tmp_path / "kept", monkeypatch)
-    monkeypatch.setattr(plate_source, "PLATE_CACHE_BYTES", 0)
-    monkeypatch.setattr(plate_source, "NETWORK_IMAGE_CACHE_BYTES", 0)
+    monkeypatch.setattr(plate_cache, "PLATE_CACHE_BYTES", 0)
+    monkeypatch.setattr(plate_cache, "NETWORK_IMAGE_CACHE_BYTES", 0)
     uncached_reads = run_counting_reads(shot_dir, tiny_weights, tmp_path / "read_again", monkeypatch)
     assert sum(uncached_reads.values()) > 2 * sum(kept_reads.values())  # the work the caches save
     for frame in range(1001, 1009):

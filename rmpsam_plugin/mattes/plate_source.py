@@ -1,4 +1,4 @@
-"""A job's plates: read ahead of the network, kept while they are needed.
+"""A shot's plates for the network and the finishing: read ahead, kept while they are needed.
 
 Reading, colour-converting and resizing a 2K plate costs more than a tenth of a second, and a job
 asks for each frame several times: the forward pass, the backward pass and the temporal
@@ -24,7 +24,6 @@ Both are kept within byte budgets, so a frame is normally read once:
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -32,25 +31,14 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import torch
 
 from rmpsam_plugin.images.colour import linear_to_network_rgb, to_linear_rgb
 from rmpsam_plugin.images.geometry import PlateGeometry
-from rmpsam_plugin.images.reader import Plate, read_plate
-from rmpsam_plugin.job.plan import JobPlan
-from rmpsam_plugin.job.settings import RunSettings
+from rmpsam_plugin.images.reader import Plate
 
 READ_AHEAD = 3
 NETWORK_IMAGE_CACHE_BYTES = 512 * 2**20  # about 80 frames at the released 1024 px size
 PLATE_CACHE_BYTES = 1024 * 2**20  # about 16 frames at 2K (RGBA plate and linear RGB), 4 at 4K
-
-
-def network_leaves_cpu_free(settings: RunSettings) -> bool:
-    """False when the network runs on the CPU with a thread on every core: then reading plates
-    beside it slows it more than reading in turns does (module docstring)."""
-    if torch.device(settings.device).type != "cpu":
-        return True
-    return (settings.threads or torch.get_num_threads()) < (os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -148,11 +136,3 @@ class PlateSource:
         self._pool.shutdown(wait=True, cancel_futures=True)
         with self._lock:
             self._plates.clear()
-
-
-def plan_plates(plan: JobPlan, geometry: PlateGeometry, *, keep_plates: bool = False,
-                overlap_reads: bool = True) -> PlateSource:
-    """The plates of a planned job, read from its sequence's files."""
-    layer = plan.settings.layer
-    return PlateSource(lambda frame: read_plate(plan.sequence.path(frame), layer, frame=frame), plan.shot_range,
-                       plan.settings.colour_space, geometry, keep_plates=keep_plates, overlap_reads=overlap_reads)

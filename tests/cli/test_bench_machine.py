@@ -32,9 +32,9 @@ def test_every_table_opens_with_this_machine_and_torch_threads():
     torch.set_num_threads(1)
     try:
         lines = format_table(["step", "ms"], [["read", "3.0"]]).splitlines()
+        machine = this_machine()
     finally:
         torch.set_num_threads(threads)
-    machine = this_machine()
     assert lines[0] == machine.line()
     assert lines[0].endswith("torch 1 threads") and f"; {machine.cores} cores;" in lines[0]
     assert lines[1].split() == ["step", "ms"] and lines[3].split() == ["read", "3.0"]

@@ -15,6 +15,7 @@ thread while another thread asks `has_cached_features`.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,7 +31,7 @@ from rmpsam_plugin.images.layer_names import CRYPTOMATTE_LAYER
 from rmpsam_plugin.images.reader import Layer, Plate, PlateHeader, read_plate
 from rmpsam_plugin.images.sequences import find_sequence, inspect_sequence
 from rmpsam_plugin.mattes.overlaps import DEFAULT_OVERLAP, OVERLAPS
-from rmpsam_plugin.mattes.plate_source import PlateSource
+from rmpsam_plugin.mattes.plate_source import KeptPlate, PlateSource
 from rmpsam_plugin.mattes.shot_mattes import ShotMattes, network_predictor
 from rmpsam_plugin.mattes.writer import MatteWriter, OutputFormat, Provenance
 from rmpsam_plugin.prompts import (
@@ -43,6 +44,9 @@ from rmpsam_plugin.prompts import (
 )
 from rmpsam_plugin.prompts.dict_form import from_dict, to_dict
 from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER
+
+RECENT_PLATES = 2
+"""Keyframes whose plates a session keeps between edits (a 2K plate and its RGB: about 60 MB)."""
 
 
 class PromptError(InputError):
@@ -85,6 +89,7 @@ class VideoSession:
                                      height=display.height, pixel_aspect=shot.header.pixel_aspect, pattern=shot.pattern)
         self._prompts = PromptSet([], self._plate_info)
         self._masks: dict[tuple[str, int], np.ndarray] = {}
+        self._recent_plates: OrderedDict[int, KeptPlate] = OrderedDict()
         self._lock = threading.RLock()
 
     # ---- opening -----------------------------------------------------------------------------
@@ -269,7 +274,20 @@ class VideoSession:
         mattes = ShotMattes(self._predictor, self._plates, self.geometry, single, (self.frames[0], self.frames[-1]),
                             masks=self._masks, **{**self._options, "temporal": False})
         logits = mattes.engine.run(frame, frame)
-        return mattes.frame_mattes(frame, logits)[1][instance]
+        return mattes.frame_mattes(frame, logits, self._kept_plate(frame))[1][instance]
+
+    def _kept_plate(self, frame: int) -> KeptPlate:
+        """The frame's plate and linear RGB, kept for the next edit on the same keyframe: an artist
+        clicks on one frame many times, and reading and converting a 2K plate costs as much as
+        the decode itself (`python -m rmpsam_plugin.editor.bench` measures an edit end to end)."""
+        kept = self._recent_plates.pop(frame, None)
+        if kept is None:
+            plate = self._plates.read(frame)
+            kept = KeptPlate(plate, self._plates.linear_rgb(plate))
+        self._recent_plates[frame] = kept
+        while len(self._recent_plates) > RECENT_PLATES:
+            self._recent_plates.popitem(last=False)
+        return kept
 
     def _existing(self, instance: str, frame: int) -> Keyframe | None:
         for track in self._prompts.instances:

@@ -1,6 +1,6 @@
 """Nuke knob coordinates <-> the tool's prompt coordinates. Pure functions, no `nuke` import.
 
-Nuke puts the origin at the bottom-left corner of the format with y up; the prompt file (DESIGN 4)
+Nuke puts the origin at the bottom-left corner of the format with y up; the prompt file (docs/file-formats.md, Coordinates)
 puts it at the top-left corner of the display window with y down. Both count in stored pixels, so
 only y flips: `y_top = height - y_nuke`. The flip maps pixel centres onto pixel centres (Nuke's
 bottom row has centre y 0.5, which becomes height - 0.5, the tool's bottom row).

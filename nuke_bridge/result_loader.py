@@ -1,7 +1,7 @@
 r"""Load a run's output into the script: one Read, a Shuffle2 per instance, a Cryptomatte node.
 
 The EXR holds each instance as `<layer>.A`, which Nuke shows as `<layer>.alpha`
-(DESIGN 5); the layer names are computed with the writer's own rule (layer_names.py), since the
+(docs/file-formats.md, Layers); the layer names are computed with the writer's own rule (layer_names.py), since the
 bridge cannot read EXR headers. Each Shuffle2 copies `<layer>.alpha` into rgba (all four channels:
 a matte you can view and use as a mask at once): `in1`/`out1` and a `mappings` list of (input,
 source channel, destination channel).

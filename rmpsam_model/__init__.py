@@ -2,7 +2,7 @@
 
 This package holds the network and nothing else: modules, checkpoint loading, pre/post-processing,
 the inference API and training code. It imports torch and numpy only and knows nothing of files
-on disk beyond checkpoints, image sequences, EXR or hosts (DESIGN.md section 2).
+on disk beyond checkpoints, image sequences, EXR or hosts (docs/architecture.md, Packages and layers).
 
 `load_model` (in `loading`) is the entry point: `from rmpsam_model import load_model`.
 """

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class RMPSAMConfig:
-    """Widths and counts of the backbone, neck and decoder (DESIGN.md section 3)."""
+    """Widths and counts of the backbone, neck and decoder (docs/network.md)."""
 
     backbone_width: int = 64
     """ResNet base width: the stem has this many channels, stage i outputs 4 * width * 2**i."""

@@ -1,6 +1,6 @@
 """The decoder head: queries in, per-stage masks / class scores / IoU estimates out.
 
-Three kinds of queries share the same stages (DESIGN.md sections 3.4-3.6):
+Three kinds of queries share the same stages (docs/network.md, Decoder, Prompt queries, Video mode):
 - the 100 learned object queries (panoptic / instance mode), finished by the object adapter;
 - prompt queries built from boxes and clicks, decoded independently of each other, finished by the
   prompt adapter;

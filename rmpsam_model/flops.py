@@ -1,7 +1,7 @@
 """Analytic floating-point operation counts of the network for a config and an input size.
 
 Speed is quoted against a floor: the network's FLOPs divided by the dense float32 matrix-product
-rate measured on the same machine in the same run (DESIGN.md section 8). Counted here are the
+rate measured on the same machine in the same run (docs/network.md, Cost). Counted here are the
 multiply-adds of convolutions, linear layers and the decoder's products over pixels, two FLOPs each;
 normalisations, activations, pooling and bilinear sampling are not counted (they are memory-bound,
 and leaving them out keeps the floor a true lower bound). A transposed convolution counts its

@@ -3,7 +3,7 @@
 Each query kernel K and the feature f pooled under its current mask produce two gates; the new
 kernel is a gated mix of the (normalised) feature and kernel projections. The decoder stages use it
 to move kernels towards what their masks currently cover, and the object adapter uses the same block
-once more with its own weights (DESIGN.md section 3.4, step 2).
+once more with its own weights (docs/network.md, Decoder).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A stage is a function of (kernels, masks, features): pool the features under each query's current
 hard mask, update the kernels from that, let the queries attend to each other, and predict a class
-embedding, an IoU estimate and new masks (DESIGN.md section 3.4, steps 1-7). It knows nothing of
+embedding, an IoU estimate and new masks (docs/network.md, Decoder). It knows nothing of
 where the kernels came from (learned object queries, prompts, or a kernel carried over from another
 frame), which is what makes it reusable for propagation.
 """

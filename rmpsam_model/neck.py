@@ -2,7 +2,7 @@
 
 A top-down path of deformable "deform layers" (each doubles the resolution) with lateral 1x1
 convs, then a cross-scale aggregation of the four top-down maps at a narrow width, then two
-coordinate channels and a 1x1 projection to the decoder width (DESIGN.md section 3.3). Module
+coordinate channels and a 1x1 projection to the decoder width (docs/network.md, Neck). Module
 names follow the released `neck.*` keys.
 """
 

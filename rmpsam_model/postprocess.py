@@ -1,4 +1,4 @@
-"""Instance and panoptic results from the 100 object queries (DESIGN 3.7).
+"""Instance and panoptic results from the 100 object queries (docs/network.md, Post-processing).
 
 This follows Mask2Former's standard fusion, which the released model uses: class probabilities are
 a softmax over the classes plus the "no object" column; instance results keep the top-k

@@ -186,7 +186,7 @@ class RMPSAMPredictor:
     ) -> PromptPrediction:
         """Decode (P, 256) prompt queries on a cached frame, each independently, through the
         stages and the prompt adapter. `seed_logits` (P, h/4, w/4), e.g. the previous frame's
-        masks, replace the queries' own masks in the first pooling (DESIGN 6)."""
+        masks, replace the queries' own masks in the first pooling (docs/architecture.md, Propagation)."""
         geometry = self.geometry(frame_index)
         features = self.features(frame_index)
         with self._inference_context():

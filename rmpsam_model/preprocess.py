@@ -1,4 +1,4 @@
-"""Image preparation for the network and the way back (DESIGN 3.1 and 3.7).
+"""Image preparation for the network and the way back (docs/network.md, Input and Post-processing).
 
 The network sees RGB in 0..255 scale, normalised per channel, resized keeping aspect to an
 inference size and zero-padded at the bottom/right to a multiple of 32. Everything a caller gives

@@ -1,8 +1,8 @@
 """Boxes (and clicks written as small boxes) -> the sine features the prompt queries are built from.
 
 The released model encodes a prompt box by its normalised centre and size, each number through 128
-interleaved sin/cos features (DETR-style), concatenated in the order cy, cx, w, h (DESIGN.md
-section 3.5). The learned part (a linear layer and two embeddings) lives in the decoder head; this
+interleaved sin/cos features (DETR-style), concatenated in the order cy, cx, w, h (docs/network.md,
+Prompt queries). The learned part (a linear layer and two embeddings) lives in the decoder head; this
 module is the fixed arithmetic, kept apart so it can be tested and reused on its own.
 """
 

@@ -1,6 +1,6 @@
 """What a data source hands the trainer: network-ready images and their per-instance targets.
 
-The trainer never sees files or generators, only this record (DESIGN.md section 2: the network
+The trainer never sees files or generators, only this record (docs/architecture.md, Packages and layers: the network
 package knows nothing of EXR or synthetic shots). A data source is any callable
 `source(step) -> TrainingBatch`; indexing by step is what makes a resumed run see exactly the
 batches the uninterrupted one would have.

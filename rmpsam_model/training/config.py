@@ -22,7 +22,7 @@ BATCHNORM_FROZEN = "frozen"
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """Optimiser, schedule, loss weights and sampling counts of one run (DESIGN.md section 9)."""
+    """Optimiser, schedule, loss weights and sampling counts of one run (docs/network.md, Training recipe)."""
 
     steps: int = 2000
     batch_size: int = 8

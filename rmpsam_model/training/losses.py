@@ -1,4 +1,4 @@
-"""The loss terms of DESIGN.md section 9, each on plain tensors so tests can check them by hand.
+"""The loss terms of docs/network.md (Training recipe), each on plain tensors so tests can check them by hand.
 
 Mask terms compare logits and soft targets at sampled points (`point_sampling`): sigmoid
 cross-entropy, and dice on the sigmoid probabilities with +1 smoothing as in Mask2Former. Soft

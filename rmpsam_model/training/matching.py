@@ -1,6 +1,6 @@
 """Which object query answers which ground-truth instance: a Hungarian assignment per image.
 
-Costs are the loss terms themselves (DESIGN.md section 9): classification (minus the predicted
+Costs are the loss terms themselves (docs/network.md, Training recipe): classification (minus the predicted
 probability of the instance's class), sigmoid cross-entropy and dice on shared random points.
 The assignment uses `scipy.optimize.linear_sum_assignment`, SciPy being a numeric dependency the
 project already has; it runs on a small (queries x instances) matrix on the CPU.

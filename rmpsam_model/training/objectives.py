@@ -1,5 +1,5 @@
 """The training objective: prompt queries and object queries decoded on one batch, every decoder
-stage and the adapter supervised (deep supervision), the loss terms of DESIGN.md section 9.
+stage and the adapter supervised (deep supervision), the loss terms of docs/network.md, Training recipe.
 
 Prompt queries (the path the product relies on) are built per image from simulated clicks and
 boxes and decoded through the same stages and prompt adapter as `RMPSAM.decode_prompts`, but with

@@ -4,7 +4,7 @@ A prompt query is trained against the instance it was drawn from (no matching ne
 are random pixels well inside the instance (the matte eroded by a few pixels, so a click never
 sits on an anti-aliased edge it could be blamed for), written as the released 6-pixel box with
 label 1; boxes are the instance's bounding box with its edges jittered, mostly outward as an
-artist draws them, label 0 (DESIGN.md sections 3.5 and 9; the published run used clicks only,
+artist draws them, label 0 (docs/network.md, Prompt queries and Training recipe; the published run used clicks only,
 the product needs both). Coordinates are pixels of the network input, x right, y down, pixel
 (row i, col j) spanning [j, j + 1) x [i, i + 1).
 """

@@ -1,4 +1,4 @@
-"""Optimiser and learning-rate schedule of DESIGN.md section 9: AdamW, a linear warm-up, then
+"""Optimiser and learning-rate schedule (docs/network.md, Training recipe): AdamW, a linear warm-up, then
 x0.1 steps; the backbone's learning rate scaled separately (x0.1 when it is pretrained)."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 An EXR frame has a *display window* (the frame the artist sees) and a *data window* (the pixels
 stored), in absolute image coordinates, origin top-left, y down. They differ in both directions:
 a data window larger than the display window is overscan; a smaller one is a crop whose missing
-pixels are black. Prompts and mattes live in display-window pixels (DESIGN 4), so every array this
+pixels are black. Prompts and mattes live in display-window pixels (docs/file-formats.md, Windows), so every array this
 package hands around is tagged with the `Window` it covers and moved between windows with
 `reframe`, never by guessing offsets.
 
@@ -159,7 +159,7 @@ class PlateGeometry:
         """A plane at `network_hw` (matte or, better, logits) -> squeezed back over `frame_window`.
 
         Resample logits where you have them: thresholds and sigmoids commute with nothing, and the
-        released model resizes logits too (DESIGN 3.7).
+        released model resizes logits too (docs/network.md, Post-processing).
         """
         if matte.shape[:2] != self.network_hw:
             raise ValueError(f"matte of shape {matte.shape[:2]} is not at the network size {self.network_hw}")

@@ -7,12 +7,12 @@ measurement (`rmpsam-matte bench quality` / `bench propagation`), not by argumen
 - `redecode`: decode the keyframe's prompt queries again on every frame, ignoring the previous
   frame. The baseline: it only works while the object stays where it was prompted.
 - `carried`: carry the keyframe's prompt queries and seed the decoder's first pooling
-  with each query's previous-frame mask (DESIGN 6). The query says *what* the object is, the seed
+  with each query's previous-frame mask (docs/architecture.md, Propagation). The query says *what* the object is, the seed
   says *where* it was; the decoder stages then lock on to where it is now.
 - `reprompt`: derive a new box prompt from the previous frame's mask and decode it fresh.
 - `clip`: the released video mode applied to prompts: the keyframe's features and the new
   frame's are stacked along the height axis and the keyframe's queries decoded over both, so a
-  query is one object across the pair (DESIGN 3.6). The default: on held-out synthetic shots with
+  query is one object across the pair (docs/network.md, Video mode). The default: on held-out synthetic shots with
   the shipped weights it scored the best J&F and dtSSD of the four (README, "Propagation").
 
 An instance that left the frame (see `InstanceState.present`) is looked for again on every

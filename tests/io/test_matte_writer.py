@@ -1,4 +1,4 @@
-"""The matte writer, proved on real files read back through OpenImageIO (DESIGN 5).
+"""The matte writer, proved on real files read back through OpenImageIO (docs/file-formats.md, Mattes).
 
 Every test writes frames with `MatteWriter`, then opens what landed on disk with OpenImageIO
 directly (not with the project's reader) and checks channels, pixel types, compression, windows,

@@ -35,8 +35,8 @@ def test_counts_match_the_operator_counter():
     assert decoder + attention_mixing == expected.decoder
 
 
-def test_released_size_matches_design_figures():
-    """DESIGN.md section 8: about 96 and 58 GFLOP for the backbone and neck at 1024x576."""
+def test_released_size_matches_documented_figures():
+    """docs/network.md, Cost: about 96 and 58 GFLOP for the backbone and neck at 1024x576."""
     flops = network_flops(RMPSAMConfig.released(), (576, 1024))
     assert abs(flops.backbone / 1e9 - 96) < 0.5
     assert abs(flops.neck / 1e9 - 58) < 0.5

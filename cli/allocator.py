@@ -3,12 +3,11 @@
 glibc's malloc hands each allocation above its mmap threshold (32 MB at most, adjusted as the
 program runs) straight to the kernel and returns it on free; the next allocation of that size gets
 new pages, which the kernel zeroes on first touch. The network's activations at 2K are tens of MB
-each, so every layer of every frame did that: the network alone on 8 frames of a 2K shot spent
-4 of its 28 CPU seconds in the kernel, 2.5 million page faults. With a 256 MB threshold and
-freed memory kept up to 1 GB, `rmpsam-matte bench pipeline` gives 1.55 s/frame for the network
-and 1.98 for the whole job, against 1.82 and 2.16 with `RMPSAM_SYSTEM_MALLOC=1`; the job's peak
-resident memory grows from 1.91 to 2.02 GB. A larger threshold gained no more speed and kept
-another 340 MB.
+each, so every layer of every frame did that, and a noticeable share of the network's CPU time
+went to page faults in the kernel. A 256 MB threshold with freed memory kept up to 1 GB buys
+speed for a little more resident memory; a larger threshold gained no more speed and kept more
+memory. `rmpsam-matte bench pipeline`, run with and without `RMPSAM_SYSTEM_MALLOC=1`, measures
+it (the README's "Memory" item has the numbers).
 
 Only on glibc (Linux), and only where nobody has tuned malloc already: `MALLOC_MMAP_THRESHOLD_`,
 `MALLOC_TRIM_THRESHOLD_` or `GLIBC_TUNABLES` in the environment leave it as configured, as does

@@ -18,7 +18,7 @@ class ResidualCrossAttention(nn.Module):
     The parameters live in an `nn.MultiheadAttention` (the released key names), but the forward
     pass calls the projections and `scaled_dot_product_attention` directly: with keys other than
     the query, `nn.MultiheadAttention` on the CPU splits the key/value projection into one tiny
-    matmul per pixel, about four times slower for the same numbers. The projected keys and values
+    matmul per pixel, much slower for the same numbers (README, "Network"). The projected keys and values
     depend on the frame only, not on the prompt, so `project_keys` is separate: a predictor
     answering many clicks on one frame computes them once (`forward(..., projected=...)`).
     """

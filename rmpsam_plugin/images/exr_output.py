@@ -2,9 +2,9 @@
 
 Why not OpenImageIO, which reads every plate here: a matte file mixes half channels (plate,
 mattes) with 32-bit float ones (Cryptomatte), and OpenImageIO converts such per-channel formats
-on a slow path. Writing the project's real frames (2K, plate + 4 mattes + Cryptomatte) took
-800 ms through it and 400 ms through OpenEXR, whose API takes one numpy plane per channel in the
-type it is stored as, so nothing is interleaved or converted twice. The file layout is the same
+on a slow path (about twice the time for the project's real frames: README, "Libraries and
+why"; `rmpsam-matte bench io` times the writer). OpenEXR's API takes one numpy plane per channel
+in the type it is stored as, so nothing is interleaved or converted twice. The file layout is the same
 either way (one part, channels sorted by name), so Nuke and every reader see no difference.
 OpenEXR releases the GIL while it compresses, so frames written on different threads overlap.
 

@@ -24,8 +24,8 @@ specks; the refined matte fades into it over the band's outer part, so the band 
 
 The guide is the plate in scene-linear light, as read: the mixing model above is linear in light,
 and a display-referred guide moves the 0.5 contour of a bright-on-dark edge by a fraction of a
-pixel (measured on synthetic shots: IoU 0.960 with an sRGB guide vs 0.986 with a linear one where
-bilinear upsampling gave 0.979). Values are clipped to 0..1 so speculars do not dominate a window.
+pixel, enough to do worse than plain bilinear upsampling on synthetic shots (README, "Edge
+refinement"). Values are clipped to 0..1 so speculars do not dominate a window.
 Everything is OpenCV box filters and numpy: deterministic for given inputs.
 """
 

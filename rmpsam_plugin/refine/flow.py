@@ -5,10 +5,10 @@ and handles the large motions of VFX plates better than Farneback. Flow is compu
 as the network saw them (display-referred sRGB at the inference size), where a shot's grain and
 compression noise are small relative to the edges that matter.
 
-DIS runs with its "fast" preset. Against "medium", measured through the real job on held-out
-synthetic shots (`bench propagation`, `tests/job/test_run_quality.py`): J&F 0.588 vs 0.590 and
-dtSSD 5.33 vs 5.28, for 6 ms per flow instead of 43 ms at 1024x540. Two flows per frame are CPU
-time the network does not hide, and on a GPU they would cost more than the network itself.
+DIS runs with its "fast" preset: through the real job on held-out synthetic shots
+(`rmpsam-matte bench propagation`, run with each preset) "medium" scores about the same J&F and
+dtSSD at several times the flow's cost (README, "Propagation", has the numbers). Two flows per frame are CPU time the
+network does not hide, and on a GPU they would cost more than the network itself.
 
 Trust combines two tests, both standard for motion-compensated video filtering:
 - forward-backward consistency: following the flow from A to B and back should return to the

@@ -3,7 +3,7 @@
 Shaped like SAM 2's video predictor: open a shot (a plate pattern, or frames held in memory),
 put prompts on frames (each call answers with that frame's matte), then `propagate` every
 instance through the shot, or `write` the mattes as the job would. The recipe is the job's own
-(`job.shot_mattes.ShotMattes`: keyframe decode, tracker, blend, temporal stabiliser, edge
+(`mattes.shot_mattes.ShotMattes`: keyframe decode, tracker, blend, temporal stabiliser, edge
 refinement), so a script and `rmpsam-matte run` give the same mattes for the same prompts.
 
 Everything is in display-window pixels, origin top-left, y down, as in prompt files: clicks are

@@ -8,8 +8,10 @@ import click
 
 from rmpsam_model.loading import load_model
 from rmpsam_plugin.bench.pipeline_bench import (
+    FINISHING_TARGET_MS,
     PIPELINE_TARGET,
     SCHEDULES,
+    StepBreakdown,
     measure_pipeline,
 )
 from rmpsam_plugin.bench.table import format_table
@@ -26,14 +28,17 @@ from rmpsam_plugin.bench.table import format_table
               help="Keyframes spread over the shot (first and last included); each gap is a segment.")
 @click.option("--compare-schedules", is_flag=True,
               help="Also run the job with the other schedule of reading and finishing (beside the network, or in turns with it).")
+@click.option("--breakdown", is_flag=True,
+              help="Also run one job with per-step timing: CPU and wall ms per frame of each step (read, network image, "
+                   "network, stabiliser, edge guide, refinement, overlaps, Cryptomatte, EXR write).")
 def pipeline(frames: int, size: str, weights: Path | None, threads: int | None, repeats: int, keyframes: int,
-             compare_schedules: bool) -> None:
+             compare_schedules: bool, breakdown: bool) -> None:
     """End-to-end frames per second against network-only time for the same frames, same run."""
     width, height = (int(v) for v in size.lower().split("x"))
     if keyframes > frames:
         raise click.BadParameter(f"{keyframes} keyframes do not fit in {frames} frames", param_hint="--keyframes")
     timing = measure_pipeline(load_model(weights) if weights else None, frames, width, height, threads, repeats,
-                              keyframes, compare_schedules)
+                              keyframes, compare_schedules, breakdown)
 
     def row(label: str, seconds: float, overhead: bool = True) -> list[str]:
         over_network = f"{(seconds / timing.network_seconds - 1) * 100:+.1f}%" if overhead else ""
@@ -49,3 +54,18 @@ def pipeline(frames: int, size: str, weights: Path | None, threads: int | None, 
     click.echo(format_table(["", "s/frame", "frames/s", "overhead"], rows))
     verdict = "met" if timing.overhead <= PIPELINE_TARGET else "NOT met"
     click.echo(f"target: overhead at most {PIPELINE_TARGET * 100:.0f}% over the network alone: {verdict}")
+    if timing.breakdown:
+        _print_breakdown(timing.breakdown, timing.instances)
+
+
+def _print_breakdown(steps: StepBreakdown, instances: int) -> None:
+    click.echo(f"\nsteps of one more job, per frame ({steps.frames} frames, {instances} instances); "
+               "CPU: the step's own thread (helper threads are in 'unattributed')")
+    rows = [[name, f"{cpu:.1f}", f"{wall:.1f}"] for name, cpu, wall in steps.rows()]
+    rows += [["all steps outside the network", f"{steps.finishing_cpu_ms:.1f}", ""],
+             ["unattributed (network's and helpers' threads)", f"{steps.unattributed_cpu_ms:.1f}", ""],
+             ["whole job (process CPU, wall)", f"{1000 * steps.process_cpu_seconds / steps.frames:.1f}",
+              f"{1000 * steps.job_wall_seconds / steps.frames:.1f}"]]
+    click.echo(format_table(["step", "CPU ms/frame", "wall ms/frame"], rows))
+    verdict = "met" if steps.finishing_cpu_ms <= FINISHING_TARGET_MS else "NOT met"
+    click.echo(f"target: CPU outside the network at most {FINISHING_TARGET_MS:.0f} ms per frame: {verdict}")

@@ -28,7 +28,7 @@ MAY_IMPORT = {
 # rmpsam_plugin's subpackages (and top-level modules), lowest first: each may import only its own
 # layer and the layers before it.
 PLUGIN_LAYERS = [
-    {"errors", "printable"},
+    {"errors", "printable", "step_timing"},
     {"images"},
     {"cryptomatte"},
     {"prompts"},

@@ -14,6 +14,9 @@ machine one run of either moves by 10% from run to run, more than the effect bei
 With `compare_schedules` each repeat also runs the job with the other schedule of side work
 (reading and finishing beside the network, or in turns with it: `plate_source`), so the choice
 the job makes on this machine is measured against the alternative in the same run.
+
+With `breakdown` one more job runs with `step_timing` on: CPU and wall milliseconds per frame of
+each step inside that real job (its schedule and threads as in `rmpsam-matte run`).
 """
 
 from __future__ import annotations
@@ -40,12 +43,48 @@ from rmpsam_plugin.job.runner import JobRunner, job_predictor
 from rmpsam_plugin.job.settings import RunSettings
 from rmpsam_plugin.mattes.shot_mattes import network_prompts
 from rmpsam_plugin.propagation.engine import InstanceKeyframes, PropagationEngine
+from rmpsam_plugin.step_timing import recording
 
 PIPELINE_TARGET = 0.15
 """The most the job may add over the network alone."""
 
 
 SCHEDULES = {True: "side work beside the network", False: "side work in turns with the network"}
+
+FINISHING_TARGET_MS = 110.0
+"""Issue 15: CPU milliseconds per 2K frame (2 instances) of everything outside the network."""
+
+# The job's steps in the order a frame meets them (`step_timing` names); those a job did not run
+# (upsampling when edges are refined) are left out of the breakdown.
+STEPS = ("read", "network image", "network", "stabiliser", "edge guide", "refinement", "upsampling", "overlaps",
+         "Cryptomatte", "EXR write")
+
+
+@dataclass
+class StepBreakdown:
+    """One job's steps: seconds summed over threads and frames, and the whole process's CPU."""
+
+    frames: int
+    cpu_seconds: dict[str, float]  # each step's own thread CPU (`step_timing`)
+    wall_seconds: dict[str, float]
+    process_cpu_seconds: float  # every thread of the process, helpers included
+    job_wall_seconds: float
+
+    def rows(self) -> list[tuple[str, float, float]]:
+        """(step, CPU ms per frame, wall ms per frame) in `STEPS` order."""
+        return [(name, 1000 * self.cpu_seconds[name] / self.frames, 1000 * self.wall_seconds[name] / self.frames)
+                for name in STEPS if name in self.wall_seconds]
+
+    @property
+    def finishing_cpu_ms(self) -> float:
+        """CPU ms per frame of every step outside the network, on the steps' own threads."""
+        return sum(cpu for name, cpu, _ in self.rows() if name != "network")
+
+    @property
+    def unattributed_cpu_ms(self) -> float:
+        """Process CPU ms per frame no step's own thread accounts for: the network's intra-op threads
+        and the helper threads of OpenCV and OpenImageIO."""
+        return 1000 * self.process_cpu_seconds / self.frames - sum(cpu for _, cpu, _ in self.rows())
 
 
 @dataclass
@@ -56,6 +95,7 @@ class PipelineTiming:
     end_to_end_runs: list[float]
     overlap: bool  # the schedule the job chose here (`SCHEDULES`)
     other_schedule_runs: list[float] | None = None  # the same job with the other schedule
+    breakdown: StepBreakdown | None = None
 
     @property
     def network_seconds(self) -> float:
@@ -87,7 +127,7 @@ def released_size_random_weights(directory: Path) -> LoadedModel:
 
 def measure_pipeline(weights: LoadedModel | None, num_frames: int = 8, width: int = 2048, height: int = 1080,
                      threads: int | None = None, repeats: int = 3, keyframes: int = 2,
-                     compare_schedules: bool = False) -> PipelineTiming:
+                     compare_schedules: bool = False, breakdown: bool = False) -> PipelineTiming:
     """`keyframes` spread evenly over the shot, first and last frame included. Each segment
     (between two keyframes) can only be finished after its last network step, so with one
     segment all of the finishing adds to the network's time; with more, the job finishes a
@@ -128,5 +168,13 @@ def measure_pipeline(weights: LoadedModel | None, num_frames: int = 8, width: in
                 started = time.perf_counter()
                 JobRunner(plan, weights, ProgressReporter("none"), overlap=schedule).run()
                 runs.append(time.perf_counter() - started)
+        steps = None
+        if breakdown:
+            runner = JobRunner(job_plan(len(end_to_end_runs) + len(other_runs)), weights, ProgressReporter("none"))
+            with recording() as recorder:
+                cpu_started, started = time.process_time(), time.perf_counter()
+                runner.run()
+                job_wall, job_cpu = time.perf_counter() - started, time.process_time() - cpu_started
+            steps = StepBreakdown(num_frames, dict(recorder.cpu_seconds), dict(recorder.wall_seconds), job_cpu, job_wall)
     return PipelineTiming(num_frames, len(instances), network_runs, end_to_end_runs, overlap,
-                          other_runs if compare_schedules else None)
+                          other_runs if compare_schedules else None, steps)

@@ -35,6 +35,7 @@ import numpy as np
 from rmpsam_plugin.images.colour import linear_to_network_rgb, to_linear_rgb
 from rmpsam_plugin.images.geometry import PlateGeometry
 from rmpsam_plugin.images.reader import Plate
+from rmpsam_plugin.step_timing import step
 
 READ_AHEAD = 3
 NETWORK_IMAGE_CACHE_BYTES = 512 * 2**20  # about 80 frames at the released 1024 px size
@@ -116,10 +117,12 @@ class PlateSource:
         return cached if cached is not None else future.result()
 
     def _load(self, frame: int) -> np.ndarray:
-        plate = self.read(frame)
-        linear = self.linear_rgb(plate)
-        self._keep(frame, KeptPlate(plate, linear))
-        image = linear_to_network_rgb(self.geometry.image_to_network(linear))
+        with step("read"):
+            plate = self.read(frame)
+        with step("network image"):
+            linear = self.linear_rgb(plate)
+            self._keep(frame, KeptPlate(plate, linear))
+            image = linear_to_network_rgb(self.geometry.image_to_network(linear))
         with self._lock:  # cached here, not by the caller: a read-ahead nobody waited for still counts
             self._images[frame] = image
             while len(self._images) > self._image_capacity:

@@ -33,6 +33,7 @@ from rmpsam_plugin.propagation.pass_cache import PassCache
 from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER
 from rmpsam_plugin.refine.edges import EdgeRefineSettings, PreparedGuide, refine_edges
 from rmpsam_plugin.refine.temporal import motion_links, stabilise_sequence
+from rmpsam_plugin.step_timing import step
 
 
 def network_predictor(model: torch.nn.Module, size: InferenceSize, device: str = "cpu",
@@ -106,9 +107,17 @@ class ShotMattes:
         the stabiliser each frame stands alone and only the frames asked for are computed.
         """
         if not self.temporal:
-            return self.engine.run(min(todo), max(todo))
+            with step("network"):
+                return self.engine.run(min(todo), max(todo))
         first, last = keyframe_segment
-        blended = self.engine.run(first, last, margin=1)
+        with step("network"):
+            blended = self.engine.run(first, last, margin=1)
+        with step("stabiliser"):
+            return self._stabilise(blended)
+
+    def _stabilise(self, blended: dict[int, dict[str, torch.Tensor]]) -> dict[int, dict[str, torch.Tensor]]:
+        """The stabiliser over every frame of `blended`, keyframes kept as decoded (a step of its own in
+        `bench pipeline --breakdown`)."""
         frames = sorted(blended)
         images = [self.plates.network_image(frame) for frame in frames]
         links = motion_links(images)  # one flow per pair of frames, shared by every instance
@@ -128,12 +137,16 @@ class ShotMattes:
         """The frame's plate and its instances' mattes over `geometry.frame_window`, refined
         against the plate (read now if not `kept`), overlaps resolved last: the rule shares out
         the pixels as the refined edges cover them, the mattes that are stored."""
-        plate = kept.plate if kept else self.plates.read(frame)
+        with step("read"):
+            plate = kept.plate if kept else self.plates.read(frame)
         guide = None
         if self.refine:
-            guide = self._edge_guide(kept.linear_rgb if kept else self.plates.linear_rgb(plate))
-        mattes = {name: self._full_resolution(plane, guide) for name, plane in logits[frame].items()}
-        return plate, resolve_overlaps(mattes, self.overlap)
+            with step("edge guide"):
+                guide = self._edge_guide(kept.linear_rgb if kept else self.plates.linear_rgb(plate))
+        with step("refinement" if self.refine else "upsampling"):
+            mattes = {name: self._full_resolution(plane, guide) for name, plane in logits[frame].items()}
+        with step("overlaps"):
+            return plate, resolve_overlaps(mattes, self.overlap)
 
     def _edge_guide(self, linear_rgb: np.ndarray) -> PreparedGuide:
         """The plate prepared once per frame for every instance's edge refinement.

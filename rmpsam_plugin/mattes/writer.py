@@ -48,6 +48,7 @@ from rmpsam_plugin.images.layer_names import MAX_CRYPTOMATTE_LEVELS, output_laye
 from rmpsam_plugin.images.nuke_channels import assert_nuke_friendly
 from rmpsam_plugin.images.reader import DEFAULT_LAYER, Plate
 from rmpsam_plugin.images.sequences import PAD_STYLE
+from rmpsam_plugin.step_timing import step
 
 PIXEL_TYPES = ("half", "float")
 LOSSLESS_COMPRESSIONS = ("none", "rle", "zips", "zip", "piz")
@@ -139,8 +140,9 @@ class MatteWriter:
             raise ValueError(f"mattes for instances this writer was not set up for: {unknown}")
         window = self.output_window(plate)
         stored_type = PIXEL_DTYPES[self.output_format.pixel_type]
-        planes = {name: self._matte_plane(mattes.get(name), matte_window, window).astype(stored_type, copy=False)
-                  for name in self.instance_names}
+        with step("EXR write"):
+            planes = {name: self._matte_plane(mattes.get(name), matte_window, window).astype(stored_type, copy=False)
+                      for name in self.instance_names}
         channels: dict[str, tuple[np.ndarray, str]] = {}
         if self.passthrough_layer:
             if plate.layer.name != self.passthrough_layer:
@@ -150,12 +152,14 @@ class MatteWriter:
         channels.update({f"{self.layer_names[name]}.A": (plane, pixel_type) for name, plane in planes.items()})
         metadata = self._metadata(frame, plate)
         if self.cryptomatte_layer:  # from the mattes as stored: see the module docstring
-            encoded = cryptomatte.encode(planes, self.cryptomatte_layer, self.cryptomatte_levels)
+            with step("Cryptomatte"):
+                encoded = cryptomatte.encode(planes, self.cryptomatte_layer, self.cryptomatte_levels)
             channels.update({name: (plane, "float") for name, plane in encoded.channels.items()})
             metadata.update(encoded.metadata)
         assert_nuke_friendly(channels)
         path = self.path(frame)
-        _write_exr_atomically(path, channels, window, plate, self.output_format.compression, metadata, frame)
+        with step("EXR write"):
+            _write_exr_atomically(path, channels, window, plate, self.output_format.compression, metadata, frame)
         return path
 
     @staticmethod

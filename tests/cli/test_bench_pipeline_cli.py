@@ -47,3 +47,24 @@ def test_bench_pipeline_compares_the_two_schedules_of_side_work(tmp_path):
                       result.stdout)
     assert chosen and other, result.stdout
     assert chosen.group(1) != other.group(1) and float(other.group(2)) > 0
+
+
+def test_bench_pipeline_breakdown_names_every_step_of_a_real_job_per_frame(tmp_path):
+    """Steps in the order a frame meets them, each with CPU and wall ms per frame; the sums add up."""
+    weights = write_tiny_weights(tmp_path)
+    result = _bench("--frames", "4", "--size", "96x48", "--weights", weights, "--repeats", "1", "--breakdown")
+    assert result.returncode == 0, result.stderr
+    table = result.stdout.split("steps of one more job, per frame (4 frames, 2 instances)")[1]
+    assert table.splitlines()[1].startswith("machine: ")
+    rows = {m.group(1): (float(m.group(2)), float(m.group(3)) if m.group(3) else None)
+            for m in re.finditer(r"^(\S.*?)\s{2,}(-?[\d.]+)(?:\s+([\d.]+))?\s*$", table, re.MULTILINE)}
+    steps = ["read", "network image", "network", "stabiliser", "edge guide", "refinement", "overlaps", "Cryptomatte",
+             "EXR write"]
+    assert [name for name in rows if name in steps] == steps, result.stdout
+    assert all(rows[name][1] > 0 for name in steps if name != "overlaps")
+    outside = sum(rows[name][0] for name in steps if name != "network")
+    assert abs(rows["all steps outside the network"][0] - outside) <= 0.05 * len(steps)
+    whole_cpu, whole_wall = rows["whole job (process CPU, wall)"]
+    assert abs(rows["unattributed (network's and helpers' threads)"][0] - (whole_cpu - outside - rows["network"][0])) <= 0.5
+    assert whole_wall >= rows["network"][1]
+    assert re.search(r"target: CPU outside the network at most 110 ms per frame: (met|NOT met)", result.stdout)

@@ -41,7 +41,8 @@ def io(frames: int, size: str, workers: int, as_json: bool) -> None:
                          "ratio_to_baseline": t.frames_per_second / baseline} for t in timings],
         }))
         return
-    rows = [[t.name, f"{t.seconds:.2f}", f"{t.cpu_seconds:.2f}", f"{t.frames_per_second:.2f}", f"{t.frames_per_second / baseline:.2f}x"]
+    rows = [[t.name, f"{t.seconds:.2f}", f"{t.cpu_seconds:.2f}", f"{t.frames_per_second:.2f}",
+             f"{t.frames_per_second / baseline:.2f}x"]
             for t in timings]
     click.echo(f"{frames} frames {width}x{height} half RGBA EXR (ZIP); baseline = first row")
     click.echo(format_table(["pipeline", "seconds", "CPU s", "frames/s", "vs baseline"], rows))

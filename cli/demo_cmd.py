@@ -31,7 +31,8 @@ from rmpsam_plugin.job.run import run_job
 @click.option("--frames", "num_frames", type=click.IntRange(3, 200), default=16, show_default=True,
               help="Length of the example shot; keyframes are its first and last frames.")
 @click.option("--size", default="512x288", show_default=True, help="Plate WIDTHxHEIGHT.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Which example shot (0 has an object that leaves and returns).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Which example shot (0 has an object that leaves and returns).")
 @click.option("--weights", type=click.Path(path_type=Path), help="Weights (default: configured, else the shipped model).")
 @click.option("--threads", type=int, help="CPU threads for the network.")
 @click.option("--progress", type=click.Choice(["bar", "json", "none"]), default="bar", show_default=True)

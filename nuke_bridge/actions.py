@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from typing import Dict, Optional
+from typing import Optional
 
 import nuke
 

@@ -6,7 +6,8 @@ the like, which change pixels but not geometry; a Transform or Reformat in betwe
 image under the handles, and is refused rather than silently mis-mapped).
 
 Read knobs used (text knobs through `getText()`, as typed: `value()` would have evaluated any TCL
-and turned `####` into `%04d`, hiding both from the checks here): `file`, `proxy` (the proxy files' pattern), `first`, `last`, `format` and
+and turned `####` into `%04d`, hiding both from the checks here): `file`, `proxy` (the proxy files'
+pattern), `first`, `last`, `format` and
 `proxy_format` (Format objects: `width()`, `height()`, `pixelAspect()`), `frame` (a frame
 expression or offset, which the tool cannot follow). The root's `proxy` knob says whether proxy mode is on.
 """

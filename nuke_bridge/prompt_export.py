@@ -5,7 +5,8 @@ Export: every instance tab becomes an instance; its keyframes are the frames whe
 handles has a key; on each keyframe a handle contributes only if it has a key on exactly that
 frame (animation.py says why), or if an expression drives it (sampled on those frames; an
 instance whose only handles are expression-driven has no keyframes and is refused).
-Names, classes and the masks JSON are read with `getText()`: text as typed, not TCL (node.py). Values go through coordinates.py (y flip, proxy-file scaling).
+Names, classes and the masks JSON are read with `getText()`: text as typed, not TCL (node.py).
+Values go through coordinates.py (y flip, proxy-file scaling).
 Problems are collected and raised together, naming instance, frame and knob, because the artist
 fixes them in the panel, not in the file.
 

@@ -52,7 +52,8 @@ def bounding_boxes(masks: torch.Tensor) -> torch.Tensor:
     return torch.stack([x1, y1, x2, y2], dim=1).float()
 
 
-def jitter_boxes(boxes: torch.Tensor, jitter: float, image_hw: tuple[int, int], generator: torch.Generator | None) -> torch.Tensor:
+def jitter_boxes(boxes: torch.Tensor, jitter: float, image_hw: tuple[int, int],
+                 generator: torch.Generator | None) -> torch.Tensor:
     """Move each edge by a share of the box size drawn from U(-jitter / 2, jitter), outward
     positive, then clip to the image."""
     size = torch.stack([boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]] * 2, dim=1)

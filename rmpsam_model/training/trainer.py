@@ -128,10 +128,12 @@ class Trainer:
 
     def _check_same_run(self, state: dict) -> None:
         if state["network_config"] != config_to_metadata(self.model.config):
-            raise ResumeMismatchError(f"checkpoint network {state['network_config']} differs from {config_to_metadata(self.model.config)}")
+            raise ResumeMismatchError(f"checkpoint network {state['network_config']} differs from "
+                                      f"{config_to_metadata(self.model.config)}")
         saved = json.loads(state["training_config"])
         current = json.loads(self.config.to_json())
-        changed = sorted(key for key in current if key not in _SETTINGS_FREE_TO_CHANGE_ON_RESUME and saved.get(key) != current[key])
+        changed = sorted(key for key in current
+                         if key not in _SETTINGS_FREE_TO_CHANGE_ON_RESUME and saved.get(key) != current[key])
         if changed:
             raise ResumeMismatchError("cannot resume with different settings: " + ", ".join(
                 f"{key} {saved.get(key)!r} -> {current[key]!r}" for key in changed))

@@ -2,7 +2,8 @@
 
 One frame file may hold many layers: single-part EXRs name channels `layer.R`, multi-part EXRs may
 also put a layer in a part named after it with bare `R`, `G`, `B` channels; integer formats (DPX,
-TIFF, PNG, JPEG) have only the `rgba` layer. Layers are named as Nuke's Read node names them. `read_header` lists what is there without touching
+TIFF, PNG, JPEG) have only the `rgba` layer. Layers are named as Nuke's Read node names them.
+`read_header` lists what is there without touching
 pixels; `read_plate` reads one layer placed in its display window (docs/file-formats.md, Windows): pixels outside the
 display window are overscan, kept only when asked for; display-window pixels outside the data
 window are black, as in Nuke.

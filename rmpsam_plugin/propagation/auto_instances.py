@@ -74,7 +74,8 @@ def class_indices(requested: Sequence[str], vocabulary: Sequence[str]) -> list[i
     return indices
 
 
-def detect_frame(predictor: RMPSAMPredictor, frame: int, image: np.ndarray, wanted: set[int], min_score: float) -> list[Detection]:
+def detect_frame(predictor: RMPSAMPredictor, frame: int, image: np.ndarray, wanted: set[int],
+                 min_score: float) -> list[Detection]:
     """Confident, de-duplicated detections of the wanted classes on one frame."""
     predictor.add_frame(frame, image)
     result = predictor.predict_instances(frame)

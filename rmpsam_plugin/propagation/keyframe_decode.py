@@ -97,7 +97,8 @@ def decode_keyframe(predictor: RMPSAMPredictor, frame: int, prompts: NetworkProm
         boxes=boxes if len(boxes) else None,
         frame_index=frame,
     ) if len(prompts.positive_clicks) + len(boxes) else None
-    negatives = predictor.encode_prompts(points=prompts.negative_clicks, frame_index=frame) if len(prompts.negative_clicks) else None
+    negatives = (predictor.encode_prompts(points=prompts.negative_clicks, frame_index=frame)
+                 if len(prompts.negative_clicks) else None)
     if positives is None:
         raise ValueError(f"keyframe {frame}: an instance needs at least one positive click, box or non-empty mask")
     queries = positives if negatives is None else torch.cat([positives, negatives])

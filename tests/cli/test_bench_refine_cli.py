@@ -14,7 +14,8 @@ def test_bench_refine_reports_refinement_against_bilinear_for_two_object_sizes()
     result = subprocess.run([str(COMMAND), "bench", "refine", "--size", "512x270", "--stride", "4", "--repeats", "1"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    rows = re.findall(r"^(bilinear upsampling|edge refinement), object over (\d+)% of the frame\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$",
+    rows = re.findall(r"^(bilinear upsampling|edge refinement), object over (\d+)% of the frame"
+                      r"\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$",
                       result.stdout, re.MULTILINE)
     assert [r[0] for r in rows] == ["bilinear upsampling", "edge refinement"] * 2, result.stdout
     assert int(rows[0][1]) > int(rows[2][1]) > 0  # a large object, then a small one

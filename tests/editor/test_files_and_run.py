@@ -32,7 +32,8 @@ def test_a_prompt_file_for_another_shot_is_refused_in_a_dialog(make_window, shot
     other = (shot / "prompts.json").read_text().replace('"frame": 1003', '"frame": 2003')
     (tmp_path / "other.json").write_text(other)
     assert not window.open_prompts(tmp_path / "other.json")
-    assert "keyframe 2003" in window.last_dialog.text() and "outside the sequence's frame range 1001-1004" in window.last_dialog.text()
+    text = window.last_dialog.text()
+    assert "keyframe 2003" in text and "outside the sequence's frame range 1001-1004" in text
     assert [entry.name for entry in window.store.state] == ["mine"]  # nothing lost
 
 

@@ -76,7 +76,8 @@ def test_openjd_check_passes_for_cuda_and_paths_with_spaces(farm_shot, farm_weig
     cuda = make_template(farm_shot, farm_weights, tmp_path / "out", tmp_path / "cuda" / "job.yaml", "--device", "cuda")
     amounts = {a["name"]: a["min"] for a in cuda["steps"][0]["hostRequirements"]["amounts"]}
     assert amounts["amount.worker.gpu"] == 1 and amounts["amount.worker.gpu.memory"] >= 256
-    assert "--device" in (args := cuda["steps"][0]["script"]["actions"]["onRun"]["args"]) and args[args.index("--device") + 1] == "cuda"
+    args = cuda["steps"][0]["script"]["actions"]["onRun"]["args"]
+    assert "--device" in args and args[args.index("--device") + 1] == "cuda"
 
     spaced_shot = tmp_path / "shot with spaces"
     shutil.copytree(farm_shot, spaced_shot)

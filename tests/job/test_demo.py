@@ -32,7 +32,7 @@ def test_demo_writes_mattes_and_reports_quality(tmp_path):
     quality = {key: report[key] for key in ("J", "F", "J&F", "dtSSD")}
     assert report["J"] >= MIN_J and report["F"] >= MIN_F and report["J&F"] >= MIN_JF, quality
     assert 0.0 < report["dtSSD"] <= MAX_DTSSD, quality
-    assert report["J&F"] == round((report["J"] + report["F"]) / 2, 4) or abs(report["J&F"] - (report["J"] + report["F"]) / 2) < 1e-3
+    assert abs(report["J&F"] - (report["J"] + report["F"]) / 2) < 1e-3
     for frame in range(FIRST_FRAME, FIRST_FRAME + 5):
         image = oiio.ImageInput.open(str(out / "mattes" / f"demo.{frame}.exr"))
         channels = set(image.spec().channelnames)

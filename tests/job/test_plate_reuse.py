@@ -18,8 +18,8 @@ import numpy as np
 import OpenImageIO as oiio
 
 import rmpsam_plugin.job.plate_schedule as plate_source
-import rmpsam_plugin.mattes.plate_source as plate_cache
 import rmpsam_plugin.job.runner as runner_module
+import rmpsam_plugin.mattes.plate_source as plate_cache
 from rmpsam_model.loading import load_model
 from rmpsam_plugin.job.plan import plan_job
 from rmpsam_plugin.job.progress import ProgressReporter

@@ -61,7 +61,8 @@ def model(official_fixtures) -> RMPSAM:
 def _decode_outputs(prefix: str, output) -> dict[str, torch.Tensor]:
     tensors = {f"{prefix}.kernels": output.kernels}
     for index, (masks, cls, iou) in enumerate(zip(output.stage_masks, output.stage_cls, output.stage_iou)):
-        tensors.update({f"{prefix}.stage{index}.masks": masks, f"{prefix}.stage{index}.cls": cls, f"{prefix}.stage{index}.iou": iou})
+        stage = f"{prefix}.stage{index}"
+        tensors.update({f"{stage}.masks": masks, f"{stage}.cls": cls, f"{stage}.iou": iou})
     return tensors
 
 

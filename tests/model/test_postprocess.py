@@ -61,10 +61,10 @@ def test_nothing_confident_gives_an_all_void_map():
 def test_the_predictor_maps_panoptic_results_to_the_image(tmp_path):
     """`predict_panoptic` is the fusion above on the object queries, at the image's own size."""
     import numpy as np
+    from shot_fixtures import write_tiny_weights
 
     from rmpsam_model import load_model
     from rmpsam_model.predictor import RMPSAMPredictor
-    from shot_fixtures import write_tiny_weights
 
     loaded = load_model(write_tiny_weights(tmp_path))
     image = np.random.default_rng(3).random((96, 160, 3), dtype=np.float32)

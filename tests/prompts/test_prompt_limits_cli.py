@@ -72,8 +72,9 @@ def test_a_mask_over_the_size_cap_is_refused_by_its_size(tmp_path):
     with open(mask, "wb") as file:  # sparse: no disk space taken
         file.truncate(MAX_MASK_FILE_BYTES + 1)
     prompts = _with_mask(tmp_path, mask)
-    assert _problems(_validate(prompts), prompts) == [f'instance "tree", keyframe 1030, mask: mask image is {MAX_MASK_FILE_BYTES + 1:,} '
-                                 f"bytes, over the cap of {MAX_MASK_FILE_BYTES:,} bytes (4 GiB): {mask}"]
+    assert _problems(_validate(prompts), prompts) == [
+        f'instance "tree", keyframe 1030, mask: mask image is {MAX_MASK_FILE_BYTES + 1:,} '
+        f"bytes, over the cap of {MAX_MASK_FILE_BYTES:,} bytes (4 GiB): {mask}"]
 
 
 def test_a_mask_of_the_plate_size_is_still_read(tmp_path):
@@ -126,7 +127,8 @@ def test_many_keys_near_the_cap_are_checked_in_linear_time_and_reported(tmp_path
     assert len(lines) == 1 + 100 + 1
     assert lines[-1] == f"  ... and {count + 1 - 100} more (all of them with `prompts validate --json`)"
     issues = json.loads(_validate(path, "--json").stdout)["issues"]
-    assert len(issues) == count + 1 and issues[-1]["text"] == f"key{count - 1}: unknown field; allowed here: schema, version, plate, instances"
+    assert len(issues) == count + 1
+    assert issues[-1]["text"] == f"key{count - 1}: unknown field; allowed here: schema, version, plate, instances"
 
 
 def _timed(function, *args):
@@ -196,4 +198,5 @@ def test_unknown_top_level_keys_of_a_prompt_file_are_errors(tmp_path):
     document = good_document()
     document["instancs"] = []
     path = write_json(tmp_path / "typo.prompts.json", document)
-    assert _problems(_validate(path), path) == ['instancs: unknown field; did you mean "instances"? allowed here: schema, version, plate, instances']
+    assert _problems(_validate(path), path) == [
+        'instancs: unknown field; did you mean "instances"? allowed here: schema, version, plate, instances']

@@ -56,9 +56,11 @@ CAR_1012 = ("instances", 0, "keyframes", 0)
     "path, value, instance, frame, field, words",
     [
         (CAR_1012 + ("positive_clicks", 1), [1.0, 2.0, 3.0], "car", 1012, "positive_clicks[1]", "has 2 numbers, this one has 3"),
-        (CAR_1012 + ("positive_clicks", 0, 0), "left", "car", 1012, "positive_clicks[0][0]", 'must be a number, not the string "left"'),
+        (CAR_1012 + ("positive_clicks", 0, 0), "left", "car", 1012, "positive_clicks[0][0]",
+         'must be a number, not the string "left"'),
         (CAR_1012 + ("negative_clicks", 0, 1), -4.0, "car", 1012, "negative_clicks[0][1]", "coordinate must be >= 0, got -4.0"),
-        (("instances", 0, "keyframes", 1, "boxes", 0), [1.0, 2.0, 3.0], "car", 1040, "boxes[0]", "box [x1, y1, x2, y2] has 4 numbers"),
+        (("instances", 0, "keyframes", 1, "boxes", 0), [1.0, 2.0, 3.0], "car", 1040, "boxes[0]",
+         "box [x1, y1, x2, y2] has 4 numbers"),
         (CAR_1012 + ("frame",), 1012.5, "car", None, "keyframes[0].frame", "must be an integer, not 1012.5"),
         (CAR_1012 + ("frame",), ..., "car", None, "keyframes[0].frame", "is required but missing"),
         (CAR_1012 + ("positive_clicks",), ..., "car", 1012, "", "needs at least one positive click, box or mask"),

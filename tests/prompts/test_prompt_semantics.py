@@ -50,7 +50,8 @@ def test_every_semantic_problem_is_collected_in_one_error(tmp_path):
         ("car", 1031, "mask", f"cannot read mask image {tmp_path / 'garbage.exr'}"),
         ("car", 1032, "mask", f"mask image {tmp_path / 'small.exr'} is 1024x540 but the plate is 2048x1080"),
         ("car", 1033, "positive_clicks[0][0]", 'must be a number, not the string "x"'),
-        ("car_1", None, "name", 'becomes the EXR layer "car_1", like instance "car 1": each instance is written as its own EXR layer'),
+        ("car_1", None, "name",
+         'becomes the EXR layer "car_1", like instance "car 1": each instance is written as its own EXR layer'),
     ]
     assert len(found) == len(expected), "\n".join(map(str, caught.value.issues))
     for (instance, frame, field, message), (want_instance, want_frame, want_field, words) in zip(found, expected):

@@ -78,7 +78,8 @@ def test_finetune_from_the_released_format_fixture(tmp_path, official_fixtures):
     original = load_state_dict(official_fixtures / "parity_tiny.pth")
     trained = model.state_dict()
     assert set(original) <= set(trained)
-    changed = [k for k in original if original[k].is_floating_point() and not torch.equal(original[k].float(), trained[k].float())]
+    changed = [k for k in original
+               if original[k].is_floating_point() and not torch.equal(original[k].float(), trained[k].float())]
     assert changed, "three optimiser steps changed no weight"
 
 

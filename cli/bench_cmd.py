@@ -11,6 +11,7 @@ import click
 _BENCHMARKS: list[tuple[str, str]] = [
     ("bench_network", "network"),
     ("bench_propagation", "propagation"),
+    ("bench_overlap", "overlap"),
     ("bench_io", "io"),
     ("bench_serve", "serve"),
     ("bench_quality", "quality"),

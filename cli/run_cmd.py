@@ -16,6 +16,7 @@ from rmpsam_cli.options import frame_range
 from rmpsam_plugin.errors import MatteToolError
 from rmpsam_plugin.job.run import run_job
 from rmpsam_plugin.job.settings import RunSettings
+from rmpsam_plugin.mattes.overlaps import DEFAULT_OVERLAP, OVERLAPS
 from rmpsam_plugin.mattes.writer import (
     DEFAULT_COMPRESSION,
     LOSSLESS_COMPRESSIONS,
@@ -46,7 +47,8 @@ from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER, TRACKERS
                    "longer than fits recomputes some on its backward pass; same mattes either way.")
 @click.option("--layer", default="rgba", show_default=True, help="Input layer of the plate (rgba, beauty...).")
 @click.option("--colour-space", help="Colour space of the plate (default: from the file; EXR = scene-linear Rec.709).")
-@click.option("--cryptomatte/--no-cryptomatte", default=True, show_default=True, help="Also write a Cryptomatte of all instances.")
+@click.option("--cryptomatte/--no-cryptomatte", default=True, show_default=True,
+              help="Also write a Cryptomatte of all instances.")
 @click.option("--passthrough", is_flag=True, help="Copy the plate's channels into the output files.")
 @click.option("--compression", type=click.Choice(LOSSLESS_COMPRESSIONS + LOSSY_COMPRESSIONS), default=DEFAULT_COMPRESSION,
               show_default=True, help="EXR compression of the output files; lossy ones need --no-cryptomatte.")
@@ -59,13 +61,16 @@ from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER, TRACKERS
               help="Between keyframes: weight both runs by distance, or take the nearer keyframe's run only.")
 @click.option("--refine-edges/--no-refine-edges", default=True, show_default=True, help="Edges that follow the plate.")
 @click.option("--temporal/--no-temporal", default=True, show_default=True, help="Motion-compensated temporal stabilisation.")
+@click.option("--overlap", type=click.Choice(OVERLAPS), default=DEFAULT_OVERLAP, show_default=True,
+              help="Where instances claim one pixel: keep each matte as the network gave it, or share the pixel "
+                   "by the network's evidence so mattes sum to at most 1 (README: Overlaps).")
 @click.option("--dry-run", is_flag=True, help="Check everything and print the plan; compute nothing.")
 @click.option("--progress", type=click.Choice(["bar", "json", "none"]), default="bar", show_default=True,
               help="A bar for people, JSON lines on stdout for machines.")
 def run(plate, prompts_path, auto, classes, min_score, output, frames, segment, instances, size, device, threads,
         feature_cache_gib, layer, colour_space,
-        cryptomatte, passthrough, compression, pixel_type, weights, tracker, blend, refine_edges, temporal, dry_run,
-        progress) -> None:
+        cryptomatte, passthrough, compression, pixel_type, weights, tracker, blend, refine_edges, temporal, overlap,
+        dry_run, progress) -> None:
     """Matte every prompted instance of PLATE (a sequence pattern: shot.####.exr, shot.%04d.exr...)."""
     if auto == (prompts_path is not None):
         raise click.UsageError("give either --prompts FILE or --auto --classes NAMES")
@@ -79,7 +84,8 @@ def run(plate, prompts_path, auto, classes, min_score, output, frames, segment, 
         instances=tuple(name.strip() for name in instances.split(",")) if instances else None,
         size=size, device=device, threads=threads, feature_cache_gib=feature_cache_gib, layer=layer, colour_space=colour_space,
         cryptomatte=cryptomatte, passthrough=passthrough, weights=weights, tracker=tracker, blend=blend,
-        refine_edges=refine_edges, temporal=temporal, min_score=min_score, compression=compression, pixel_type=pixel_type,
+        refine_edges=refine_edges, temporal=temporal, overlap=overlap, min_score=min_score, compression=compression,
+        pixel_type=pixel_type,
         auto_classes=tuple(name.strip() for name in classes.split(",")) if auto else None,
     )
     try:

@@ -16,6 +16,7 @@ from rmpsam_plugin.images.reader import PlateHeader
 from rmpsam_plugin.images.sequences import Sequence, find_sequence, inspect_sequence
 from rmpsam_plugin.job.output_safety import refuse_outputs_over_inputs
 from rmpsam_plugin.job.settings import RunSettings
+from rmpsam_plugin.mattes.overlaps import OVERLAPS
 from rmpsam_plugin.mattes.writer import output_template
 from rmpsam_plugin.prompts import (
     PlateInfo,
@@ -62,6 +63,8 @@ class JobPlan:
 
 
 def plan_job(settings: RunSettings) -> JobPlan:
+    if settings.overlap not in OVERLAPS:  # the CLI offers only these; a script may pass anything
+        raise InputError(f"overlap must be one of {', '.join(OVERLAPS)}, not {settings.overlap!r}")
     sequence = find_sequence(settings.plate)
     shot_range = _shot_range(settings, sequence)
     report = inspect_sequence(sequence, settings.layer, read_pixels=False)

@@ -64,7 +64,8 @@ def result_cache_key(plan: JobPlan, weights: LoadedModel, prompt_digest: str) ->
 
 
 def already_written(path: Path, provenance: Provenance) -> bool:
-    """True when `path` is a finished frame of this very job (same weights and prompts)."""
+    """True when `path` is a finished frame of this very job (same weights, prompts and settings that
+    change mattes: a rerun with `--overlap exclusive` over `independent` frames rewrites them)."""
     if not path.is_file():
         return False
     try:
@@ -72,7 +73,8 @@ def already_written(path: Path, provenance: Provenance) -> bool:
     except Exception:  # an unreadable leftover is simply rewritten
         return False
     return (attributes.get("rmpsam/weightsDigest") == provenance.weights_digest
-            and attributes.get("rmpsam/promptsDigest") == provenance.prompts_digest)
+            and attributes.get("rmpsam/promptsDigest") == provenance.prompts_digest
+            and attributes.get("rmpsam/settings") == provenance.settings)
 
 
 class FrameTally:
@@ -126,7 +128,8 @@ class JobRunner:
         header = plan.header
         self.geometry = PlateGeometry.for_plate(header.display_window, header.pixel_aspect, self.predictor.size)
         digest = prompts_digest(plan.prompts)
-        self.provenance = Provenance(weights_digest=weights.digest, prompts_digest=digest)
+        self.provenance = Provenance(weights_digest=weights.digest, prompts_digest=digest,
+                                     settings=json.dumps(settings.result_key(), sort_keys=True, separators=(",", ":")))
         self.writer = MatteWriter(
             settings.output, plan.prompts.names, self.provenance,
             output_format=OutputFormat(settings.pixel_type, settings.compression),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from rmpsam_plugin.mattes.overlaps import DEFAULT_OVERLAP
 from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER
 
 
@@ -29,6 +30,7 @@ class RunSettings:
     blend: str = "linear"
     refine_edges: bool = True
     temporal: bool = True
+    overlap: str = DEFAULT_OVERLAP  # where instances overlap: independent or exclusive (mattes.overlaps)
     compression: str = "zip"
     pixel_type: str = "half"
     auto_classes: tuple[str, ...] | None = None  # prompt-free mode: find instances of these classes
@@ -44,4 +46,5 @@ class RunSettings:
             "blend": self.blend,
             "refine_edges": self.refine_edges,
             "temporal": self.temporal,
+            "overlap": self.overlap,
         }

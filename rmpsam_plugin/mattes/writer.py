@@ -62,6 +62,7 @@ class Provenance:
     weights_digest: str
     prompts_digest: str
     version: str = __version__
+    settings: str | None = None  # JSON of the settings that change mattes (`RunSettings.result_key`), if a job's
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,8 @@ class MatteWriter:
         return channels
 
     def _metadata(self, frame: int, plate: Plate) -> dict[str, object]:
-        return {
+        settings = {"rmpsam/settings": self.provenance.settings} if self.provenance.settings else {}
+        return {**settings,
             "rmpsam/version": self.provenance.version,
             "rmpsam/weightsDigest": self.provenance.weights_digest,
             "rmpsam/promptsDigest": self.provenance.prompts_digest,

@@ -19,7 +19,9 @@ _CONFIGS = {"released": RMPSAMConfig.released, "parity-tiny": RMPSAMConfig.parit
 @click.option("--repeats", default=3, show_default=True, help="Timed runs per part; the median is reported.")
 @click.option("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-def network(size: str, config_name: str, repeats: int, threads: int | None, as_json: bool) -> None:
+@click.option("--int8/--no-int8", default=True, show_default=True,
+              help="Also time the int8 backbone (ONNX Runtime, `--precision int8`) on the same frame.")
+def network(size: str, config_name: str, repeats: int, threads: int | None, as_json: bool, int8: bool) -> None:
     """Time backbone, neck, decoder and a cached-feature click with random weights.
 
     The baseline is the float32 floor: the network's FLOPs over this machine's dense matmul rate,
@@ -30,7 +32,7 @@ def network(size: str, config_name: str, repeats: int, threads: int | None, as_j
         width, height = (int(v) for v in size.lower().split("x"))
     except ValueError:
         raise click.BadParameter(f"expected WIDTHxHEIGHT, got {size!r}", param_hint="--size")
-    result = run_network_benchmark(_CONFIGS[config_name](), height, width, repeats, threads)
+    result = run_network_benchmark(_CONFIGS[config_name](), height, width, repeats, threads, int8)
     if as_json:
         click.echo(
             json.dumps(
@@ -46,12 +48,15 @@ def network(size: str, config_name: str, repeats: int, threads: int | None, as_j
                     "eager_parts": {p.name: {"seconds": p.seconds, "gflop": p.gflop} for p in result.eager},
                     "frame_seconds": sum(p.seconds for p in result.fused),
                     "click_seconds": result.click_seconds,
+                    "int8_backbone_seconds": result.int8_backbone_seconds,
+                    "int8_frame_seconds": result.int8_frame_seconds if int8 else None,
                 }
             )
         )
         return
     click.echo(
-        f"RMP-SAM network ({config_name}) at {width}x{height}, float32, CPU, {result.threads} threads; "
+        f"RMP-SAM network ({config_name}) at {width}x{height}, float32{' and int8 backbone' if int8 else ''}, CPU, "
+        f"{result.threads} threads; "
         f"dense matmul {result.matmul_gflops:.1f} GFLOP/s"
     )
     headers = ["part", "GFLOP", "floor ms", "eager ms", "fused ms", "fused/floor"]

@@ -9,8 +9,10 @@ across machines and honest on a busy one: both sides are measured minutes apart.
 from __future__ import annotations
 
 import statistics
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -18,9 +20,11 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from rmpsam_model.config import RMPSAMConfig
+from rmpsam_model.int8 import use_int8_backbone
 from rmpsam_model.network import RMPSAM
 from rmpsam_model.predictor import RMPSAMPredictor
 from rmpsam_model.preprocess import InferenceSize
+from rmpsam_plugin.job.precision import calibration_images
 
 
 @dataclass
@@ -72,9 +76,8 @@ def build_random_model(config: RMPSAMConfig, fused: bool) -> RMPSAM:
     return model
 
 
-def time_network_parts(model: RMPSAM, height: int, width: int, repeats: int) -> list[PartTiming]:
-    """Backbone, neck and object decoder separately, on one (height, width) frame."""
-    images = torch.randn(1, 3, height, width)
+def time_network_parts(model: RMPSAM, images: torch.Tensor, repeats: int) -> list[PartTiming]:
+    """Backbone, neck and object decoder separately, on one (1, 3, height, width) frame."""
     # no_grad rather than inference_mode: torch's FLOP counter cannot hook inference tensors.
     with torch.no_grad():
         stages = model.backbone(images)
@@ -104,6 +107,7 @@ class NetworkBenchmark:
     eager: list[PartTiming]
     fused: list[PartTiming]
     click_seconds: float
+    int8_backbone_seconds: float | None = None  # the same frame through the int8 backbone (`rmpsam_model.int8`)
 
     @property
     def total_gflop(self) -> float:
@@ -139,20 +143,47 @@ class NetworkBenchmark:
                 f"{fused_total / self.floor_seconds:.2f}x",
             ]
         )
+        if self.int8_backbone_seconds is not None:
+            backbone = self.fused[0]
+            rows.append(["backbone, int8", f"{backbone.gflop:.1f}", f"{backbone.gflop / self.matmul_gflops * 1e3:.0f}", "",
+                         f"{self.int8_backbone_seconds * 1e3:.0f}",
+                         f"{self.int8_backbone_seconds / (backbone.gflop / self.matmul_gflops):.2f}x"])
+            rows.append(["whole frame, int8 backbone", f"{self.total_gflop:.1f}", f"{self.floor_seconds * 1e3:.0f}", "",
+                         f"{self.int8_frame_seconds * 1e3:.0f}", f"{self.int8_frame_seconds / self.floor_seconds:.2f}x"])
         return rows
+
+    @property
+    def int8_frame_seconds(self) -> float:
+        """int8 backbone, then the float32 neck and decoder as timed in the same run."""
+        return self.int8_backbone_seconds + sum(part.seconds for part in self.fused[1:])
+
+
+def time_int8_backbone(config: RMPSAMConfig, images: torch.Tensor, repeats: int) -> float:
+    """The fused random network's backbone quantised (calibrated on synthetic frames of the frame's
+    size, in a temporary cache: random weights have no file to key it by), timed on `images`."""
+    model = build_random_model(config, fused=True)
+    height, width = images.shape[-2:]
+    with tempfile.TemporaryDirectory(prefix="rmpsam-int8-bench-") as cache:
+        use_int8_backbone(model, "random", calibration_images(InferenceSize(height, width)), Path(cache))
+        with torch.no_grad():
+            return median_seconds(lambda: model.backbone(images), repeats)
 
 
 def run_network_benchmark(
-    config: RMPSAMConfig, height: int = 576, width: int = 1024, repeats: int = 3, threads: int | None = None
+    config: RMPSAMConfig, height: int = 576, width: int = 1024, repeats: int = 3, threads: int | None = None,
+    int8: bool = False,
 ) -> NetworkBenchmark:
+    """`int8`: also the int8 backbone (`--precision int8`) on the same frame, timed after the float32 parts."""
     if threads is not None:
         torch.set_num_threads(threads)
     matmul_before = dense_matmul_gflops()
-    eager = time_network_parts(build_random_model(config, fused=False), height, width, repeats)
+    images = torch.randn(1, 3, height, width, generator=torch.Generator().manual_seed(0))
+    eager = time_network_parts(build_random_model(config, fused=False), images, repeats)
     fused_model = build_random_model(config, fused=True)
-    fused = time_network_parts(fused_model, height, width, repeats)
+    fused = time_network_parts(fused_model, images, repeats)
     click = time_click_on_cached_features(fused_model, height, width, repeats)
+    int8_seconds = time_int8_backbone(config, images, repeats) if int8 else None
     # The rate is measured before and after and the better one kept, so a burst of load from
     # elsewhere during one measurement does not flatter the ratio.
     matmul_rate = max(matmul_before, dense_matmul_gflops())
-    return NetworkBenchmark(torch.get_num_threads(), height, width, matmul_rate, eager, fused, click)
+    return NetworkBenchmark(torch.get_num_threads(), height, width, matmul_rate, eager, fused, click, int8_seconds)

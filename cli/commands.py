@@ -12,6 +12,7 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("weights_cmd", "weights"),
     ("train_cmd", "train"),
     ("info_cmd", "info"),
+    ("review_cmd", "review"),
     ("prompts_cmd", "prompts"),
     ("serve_cmd", "serve"),
     ("run_cmd", "run"),

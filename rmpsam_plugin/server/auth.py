@@ -4,7 +4,9 @@ Binding to 127.0.0.1 keeps other machines out but not other users (or other prog
 same machine, and the server can read any plate its user can and start processes as that user.
 Every request therefore carries `Authorization: Bearer <token>`. The token is made fresh for each
 server run, handed to the client that started it (stdout of the server, or a token file only the
-user can read), and compared in constant time.
+user can read), and compared in constant time with the exact header value: `Bearer`, one space,
+the token, nothing else (no whitespace around it, no second `Authorization` header). HTTP's parser
+drops the blanks between the colon and the value; nothing else is forgiven.
 """
 
 from __future__ import annotations
@@ -42,8 +44,12 @@ def write_token_file(path: str | os.PathLike, token: str) -> Path:
     return path
 
 
-def is_authorised(header_value: str | None, token: str) -> bool:
-    """True when the `Authorization` header holds exactly `Bearer <token>`."""
-    if not header_value or not header_value.startswith(BEARER_PREFIX):
+def is_authorised(header_values: list[str] | None, token: str) -> bool:
+    """True when the request has one `Authorization` header and it is exactly `Bearer <token>`.
+
+    `header_values`: every `Authorization` header of the request (`headers.get_all`), or None."""
+    if not header_values or len(header_values) != 1:
         return False
-    return hmac.compare_digest(header_value[len(BEARER_PREFIX):].strip().encode(), token.encode())
+    expected = (BEARER_PREFIX + token).encode("utf-8")
+    # http.client decodes header bytes as ISO-8859-1, so this gives back the bytes that were sent
+    return hmac.compare_digest(header_values[0].encode("latin-1", errors="replace"), expected)

@@ -31,3 +31,16 @@ def bad_request(message: str, field: str | None = None) -> HttpError:
 
 def not_found(message: str, field: str | None = None) -> HttpError:
     return HttpError(404, "not_found", message, field)
+
+
+def forbidden(message: str, field: str | None = None) -> HttpError:
+    return HttpError(403, "forbidden", message, field)
+
+
+def request_timeout(message: str) -> HttpError:
+    return HttpError(408, "request_timeout", message, headers={"Connection": "close"})
+
+
+def too_many_requests(message: str, retry_after_s: int, field: str | None = None) -> HttpError:
+    """429 with `Retry-After`: the request was fine, the server is at one of its caps right now."""
+    return HttpError(429, "too_many_requests", message, field, headers={"Retry-After": str(retry_after_s)})

@@ -1,9 +1,11 @@
 """The idle timer: a preview server nobody talks to ends itself.
 
 Artists start a server from Nuke and forget it; a warm network holds hundreds of megabytes and a
-listening port. Every request counts as activity, and so does a running job (a client may only be
-checking on it every few minutes), so the server only ends when nothing has happened for
-`timeout_s` seconds and no job is running.
+listening port. Every request counts as activity, from the moment its token is accepted until its
+answer has been sent (a slow upload, a long decode or a stream of job events is never cut off), and
+so does a running job (a client may only be checking on it every few minutes): `busy` says whether
+either is under way. The server only ends when nothing has happened for `timeout_s` seconds since
+the last request ended, none is in progress and no job is running.
 """
 
 from __future__ import annotations

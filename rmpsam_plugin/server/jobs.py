@@ -7,11 +7,18 @@ is kept, progress is read from the `frame` and `skip` events, and clients can st
 
 Cancelling terminates the child's whole process group (SIGTERM, the signal the command treats as
 "interrupted", exit 5), then kills it if it has not gone within `TERMINATE_GRACE_S`.
+
+Caps, so that a token holder cannot flood the machine (400 requests once started 22 jobs): at most
+`max_running` jobs run at once (`serve --max-jobs`, default `DEFAULT_MAX_RUNNING_JOBS`), another
+request is answered 429 with `Retry-After`; a job's `threads` is lowered to the cores this process
+may use; every child runs under the resource limits of `child_limits`. Paths are checked first
+(`job_paths`): outputs stay inside the output root and off the plate.
 """
 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import itertools
 import json
 import os
@@ -22,22 +29,39 @@ import threading
 import time
 from collections.abc import Iterator
 
+from rmpsam_plugin.server.child_limits import limited_command
+from rmpsam_plugin.server.http_errors import too_many_requests
+from rmpsam_plugin.server.job_paths import JobPaths
 from rmpsam_plugin.server.request_bodies import JobRequest
 
 RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
 TERMINATE_GRACE_S = 5.0
 STDERR_LINES_KEPT = 40
+# One job already runs the network on every core; a second only makes both slower (and a decode
+# waits behind both). `serve --max-jobs` raises it.
+DEFAULT_MAX_RUNNING_JOBS = 1
+RETRY_AFTER_S = 10  # what a 429 suggests; a job lasts minutes, a client polling every 10 s misses little
+
 # The installed command, run by the interpreter serving now, so a job uses the same installation.
 DEFAULT_CLI = (sys.executable, "-c", "import sys; from rmpsam_cli.main import main; sys.exit(main(prog_name='rmpsam-matte'))")
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the system has one, else all)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 class Job:
     """One child process and everything it said. Thread-safe: all state changes hold `_changed`."""
 
-    def __init__(self, job_id: str, command: list[str], request: JobRequest) -> None:
+    def __init__(self, job_id: str, command: list[str], request: JobRequest, memory_limit_bytes: int | None = None) -> None:
         self.id = job_id
         self.command = command
         self.request = request
+        self.memory_limit_bytes = memory_limit_bytes
         self.state = RUNNING
         self.events: list[dict] = []
         self.done_frames = 0
@@ -69,6 +93,7 @@ class Job:
                 "started_at": self.started_at,
                 "finished_at": self.finished_at,
                 "command": self.command,
+                "memory_limit_bytes": self.memory_limit_bytes,
             }
 
     @property
@@ -94,7 +119,8 @@ class Job:
     # ---- the process ------------------------------------------------------------------------
     def start(self, environment: dict[str, str] | None = None) -> None:
         self._process = subprocess.Popen(
-            self.command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            limited_command(self.command, self.memory_limit_bytes),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, encoding="utf-8", errors="replace", bufsize=1, env=environment,
             start_new_session=True,  # its own process group: cancelling stops its children too
         )
@@ -188,16 +214,25 @@ class JobManager:
 
     `server_arguments` are the `run` options that must match the preview (`--weights`, `--size`,
     `--layer`, `--colour-space`): the server decides them, not the client, so a job writes on each
-    keyframe the matte its preview showed.
+    keyframe the matte its preview showed. `paths` (None: paths passed as they are) keeps outputs
+    in the output root; `memory_limit_bytes` is each child's data-memory cap (None: none).
     """
 
     def __init__(self, plate_pattern: str, server_arguments: list[str] | tuple[str, ...] = (),
                  cli_command: tuple[str, ...] | list[str] = DEFAULT_CLI,
-                 environment: dict[str, str] | None = None) -> None:
+                 environment: dict[str, str] | None = None, *, paths: JobPaths | None = None,
+                 max_running: int = DEFAULT_MAX_RUNNING_JOBS, max_threads: int | None = None,
+                 memory_limit_bytes: int | None = None) -> None:
+        if max_running < 1:
+            raise ValueError(f"at least one job must be allowed to run, got {max_running}")
         self.plate_pattern = plate_pattern
         self.server_arguments = list(server_arguments)
         self.cli_command = list(cli_command)
         self.environment = environment
+        self.paths = paths
+        self.max_running = max_running
+        self.max_threads = max_threads if max_threads is not None else available_cores()
+        self.memory_limit_bytes = memory_limit_bytes
         self._jobs: dict[str, Job] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -207,10 +242,22 @@ class JobManager:
                 + ["--progress", "json"])
 
     def start(self, request: JobRequest) -> Job:
-        with self._lock:
-            job = Job(str(next(self._ids)), self.command_for(request), request)
+        """Start a job; HttpError 400/403 for its paths (`JobPaths`), 429 when `max_running` run already."""
+        if self.paths is not None:
+            request = self.paths.checked(request)
+        if request.threads is not None and request.threads > self.max_threads:
+            request = dataclasses.replace(request, threads=self.max_threads)
+        with self._lock:  # counted and started under one hold: concurrent requests cannot overshoot
+            running = [job for job in self._jobs.values() if not job.finished]
+            if len(running) >= self.max_running:
+                ids = ", ".join(job.id for job in running)
+                raise too_many_requests(
+                    f"{len(running)} job(s) running already (id {ids}) and this server runs at most {self.max_running} "
+                    f"at once (serve --max-jobs): wait for one to finish, or cancel it (DELETE /jobs/<id>)",
+                    RETRY_AFTER_S)
+            job = Job(str(next(self._ids)), self.command_for(request), request, self.memory_limit_bytes)
+            job.start(self.environment)  # under the lock: a job is counted once its process exists
             self._jobs[job.id] = job
-        job.start(self.environment)
         return job
 
     def get(self, job_id: str) -> Job | None:

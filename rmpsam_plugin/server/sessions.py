@@ -14,7 +14,9 @@ plate and stabilises over time, which a single-frame preview cannot do cheaply.
 The network is not safe to run from several threads at once (and on a CPU two concurrent runs
 only fight over the same cores), so every call into it holds `model_lock`. Reading and colour-
 converting a frame from disk happens outside the lock: another client's click on a warm frame is
-not kept waiting behind a slow file server.
+not kept waiting behind a slow file server. A decode waits at most `model_wait_s` for the lock
+(`NetworkBusy` after that, a 429 to the client): with prompts capped per decode each hold is short,
+so only a flood of clicks waits that long, and it then gets an answer rather than a stuck thread.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ from rmpsam_model.predictor import RMPSAMPredictor
 from rmpsam_model.preprocess import InferenceGeometry
 from rmpsam_plugin.propagation.keyframe_decode import NetworkPrompts, decode_keyframe
 from rmpsam_plugin.server.plate_frames import PlateFrames
+
+DEFAULT_MODEL_WAIT_S = 30.0
+
+
+class NetworkBusy(Exception):
+    """The network stayed busy with other requests for longer than a decode may wait."""
 
 
 @dataclass(frozen=True)
@@ -56,9 +64,10 @@ class DecodedMatte:
 class PreviewSession:
     """Answers decode requests for one plate with one warm predictor."""
 
-    def __init__(self, predictor: RMPSAMPredictor, frames: PlateFrames) -> None:
+    def __init__(self, predictor: RMPSAMPredictor, frames: PlateFrames, model_wait_s: float = DEFAULT_MODEL_WAIT_S) -> None:
         self.predictor = predictor
         self.frames = frames
+        self.model_wait_s = model_wait_s
         self.model_lock = threading.Lock()
         self._network_geometry = InferenceGeometry.for_image(*frames.geometry.network_hw, predictor.size)
 
@@ -83,7 +92,10 @@ class PreviewSession:
         )
         image: np.ndarray | None = None
         while True:
-            with self.model_lock:
+            if not self.model_lock.acquire(timeout=self.model_wait_s):
+                raise NetworkBusy(f"the network was busy with other requests for {self.model_wait_s:g} s; "
+                                  f"try again shortly")
+            try:
                 cached = self.predictor.has_frame(request.frame)
                 if cached or image is not None:
                     if not cached:
@@ -95,6 +107,8 @@ class PreviewSession:
                     network_logits = self._network_geometry.logits_to_original(state.logits[None])[0]
                     timings["decode"] = _ms_since(decode_start)
                     break
+            finally:
+                self.model_lock.release()
             read_start = time.perf_counter()  # not cached: read the plate without holding up other clients
             image = self.frames.network_image(request.frame)
             timings["read_plate"] = _ms_since(read_start)

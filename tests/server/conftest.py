@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from preview_client import ServerProcess
 from shot_fixtures import write_prompted_shot, write_tiny_weights
 
@@ -54,14 +53,23 @@ def keyframe_prompts(shot_dir) -> dict[str, dict[int, dict]]:
     return result
 
 
+@pytest.fixture(scope="session")
+def output_root(tmp_path_factory) -> Path:
+    """The servers' --output-root: pytest's base folder, above every test's tmp_path and the shots."""
+    return tmp_path_factory.getbasetemp()
+
+
 @pytest.fixture
-def start_server(plate_pattern, tiny_weights, tmp_path):
-    """Factory: start_server(*extra_cli_args, wait=True) -> a listening ServerProcess, stopped in teardown."""
+def start_server(plate_pattern, tiny_weights, tmp_path, output_root):
+    """Factory: start_server(*extra_cli_args, wait=True) -> a listening ServerProcess, stopped in teardown.
+    The output root is `output_root` unless the arguments name one, or `default_root` asks for the
+    server's own default (the plate's folder)."""
     started: list[ServerProcess] = []
 
-    def start(*extra: str, wait: bool = True, plate: str | None = None) -> ServerProcess:
+    def start(*extra: str, wait: bool = True, plate: str | None = None, default_root: bool = False) -> ServerProcess:
+        root = [] if default_root or "--output-root" in extra else ["--output-root", output_root]
         arguments = ["--plate", plate or plate_pattern, "--weights", tiny_weights, "--threads", "1",
-                     "--idle-timeout", "300", *extra]
+                     "--idle-timeout", "300", *root, *extra]
         server = ServerProcess(arguments, tmp_path / f"server{len(started)}.stderr")
         started.append(server)
         if wait:
@@ -74,11 +82,11 @@ def start_server(plate_pattern, tiny_weights, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def server(plate_pattern, tiny_weights, tmp_path_factory):
+def server(plate_pattern, tiny_weights, tmp_path_factory, output_root):
     """One listening server shared by a module's tests (start-up costs seconds)."""
     directory = tmp_path_factory.mktemp("server")
     process = ServerProcess(["--plate", plate_pattern, "--weights", tiny_weights, "--threads", "1",
-                             "--idle-timeout", "600"], directory / "server.stderr")
+                             "--idle-timeout", "600", "--output-root", output_root], directory / "server.stderr")
     try:
         process.wait_listening()
         yield process

@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from shot_fixtures import FIRST_FRAME, SHOT_HEIGHT, SHOT_WIDTH
+from shot_fixtures import FIRST_FRAME, SHOT_HEIGHT, SHOT_WIDTH  # noqa: F401  (FIRST_FRAME re-exported for the server tests)
 
 EXECUTABLE = Path(sys.executable).parent / "rmpsam-matte"
 START_TIMEOUT_S = 120.0  # importing torch on a loaded 2-core machine can take a while
@@ -155,3 +155,84 @@ def wait_until(condition, timeout: float, interval: float = 0.1, message: str = 
             return value
         time.sleep(interval)
     raise AssertionError(f"{message} not reached within {timeout} s")
+
+
+# ---- raw HTTP, for what http.client will not send ---------------------------------------------
+
+class RawAnswer:
+    """What came back on a raw connection: `status` None when nothing (or no status line) did."""
+
+    def __init__(self, data: bytes, elapsed_s: float, error: str | None = None) -> None:
+        self.data = data
+        self.elapsed_s = elapsed_s
+        self.error = error
+        self.status: int | None = None
+        self.headers: dict[str, str] = {}
+        self.body = b""
+        head, separator, body = data.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        parts = lines[0].split(b" ", 2)
+        if separator and parts[0].startswith(b"HTTP/") and len(parts) >= 2 and parts[1].isdigit():
+            self.status = int(parts[1])
+            for line in lines[1:]:
+                name, _, value = line.decode("latin-1").partition(":")
+                self.headers[name.strip().lower()] = value.strip()
+            self.body = body
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+    def complete(self) -> bool:
+        length = self.headers.get("content-length")
+        return self.status is not None and length is not None and len(self.body) >= int(length)
+
+    def __repr__(self) -> str:
+        return f"<RawAnswer {self.status} after {self.elapsed_s:.2f} s {self.data[:300]!r} error={self.error}>"
+
+
+def request_head(method: str, path: str, headers: dict[str, str] | list[tuple[str, str]] | None = None,
+                 token: str | None = None, version: str = "HTTP/1.1") -> bytes:
+    """A request line and headers, exactly as given (plus `Authorization: Bearer <token>`)."""
+    pairs = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
+    if token is not None:
+        pairs.insert(0, ("Authorization", f"Bearer {token}"))
+    lines = [f"{method} {path} {version}".rstrip()] + [f"{name}: {value}" for name, value in pairs]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def raw_request(port: int, chunks: list[bytes], *, pause_s: float = 0.0, close_write: bool = False,
+                timeout: float = 30.0) -> RawAnswer:
+    """Send `chunks` on a fresh connection, `pause_s` apart (stopping early if an answer starts to
+    arrive), optionally close the sending side, then read until the answer is complete or the
+    server closes. `elapsed_s` runs from connecting to the answer's last byte."""
+    import select
+    import socket
+
+    start = time.monotonic()
+    data = b""
+    error = None
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
+        try:
+            for index, chunk in enumerate(chunks):
+                if index and pause_s:
+                    readable, _, _ = select.select([connection], [], [], pause_s)
+                    if readable:
+                        break  # answered (or closed) before the request was all sent
+                connection.sendall(chunk)
+            if close_write:
+                connection.shutdown(socket.SHUT_WR)
+        except OSError as sending_error:  # the server answered and closed while we were still sending
+            error = f"while sending: {sending_error!r}"
+        deadline = start + timeout
+        while time.monotonic() < deadline:
+            try:
+                piece = connection.recv(1 << 16)
+            except OSError as receiving_error:
+                error = f"while receiving: {receiving_error!r}"
+                break
+            if not piece:
+                break
+            data += piece
+            if RawAnswer(data, 0).complete():
+                break
+    return RawAnswer(data, time.monotonic() - start, error)

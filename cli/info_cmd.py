@@ -17,8 +17,9 @@ from rmpsam_plugin import cryptomatte
 from rmpsam_plugin.errors import InputError
 from rmpsam_plugin.images.colour import default_colour_space
 from rmpsam_plugin.images.geometry import Window
-from rmpsam_plugin.images.reader import DEFAULT_LAYER, PlateHeader
+from rmpsam_plugin.images.reader import DEFAULT_LAYER, PlateHeader, read_header
 from rmpsam_plugin.images.sequences import (
+    Sequence,
     SequenceReport,
     find_sequence,
     inspect_sequence,
@@ -27,21 +28,26 @@ from rmpsam_plugin.images.sequences import (
 
 @click.command("info")
 @click.argument("sequence")
-@click.option("--layer", default=DEFAULT_LAYER, show_default=True,
-              help="Layer the job would read: 'rgba', or a name such as 'beauty'.")
+@click.option("--layer", help="Layer the job would read: 'rgba' (default), or a name such as 'beauty'. "
+                                "On rmpsam-matte output the default is its instance layers.")
 @click.option("--allow-gaps", is_flag=True, help="Report missing frames instead of failing on them.")
 @click.option("--headers-only", is_flag=True,
               help="Read headers only: faster, but a truncated frame goes unnoticed.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-def info(sequence: str, layer: str, allow_gaps: bool, headers_only: bool, as_json: bool) -> None:
+def info(sequence: str, layer: str | None, allow_gaps: bool, headers_only: bool, as_json: bool) -> None:
     """Frames, gaps, windows, pixel aspect, compression, layers and Cryptomattes of SEQUENCE.
 
     SEQUENCE is a pattern (shot.####.exr, shot.%04d.exr, shot.$F4.exr, shot.@.exr), an explicit
-    range (shot.1001-1100#.exr), a directory holding one sequence, or one numbered file.
+    range (shot.1001-1100#.exr), a directory holding one sequence, or one numbered file. On the
+    tool's own output it also lists the instance layers and the provenance (rmpsam/* attributes).
     """
     try:
-        report = inspect_sequence(find_sequence(sequence), layer, allow_gaps=allow_gaps,
-                                  read_pixels=not headers_only)
+        found = find_sequence(sequence)
+        instance_layers = _instance_layers(found) if layer is None else {}
+        # Our output has no rgba (unless written with --passthrough): every frame is checked for its
+        # first instance layer instead, and the farm check (`farm check`) looks at all of them.
+        checked = layer or next(iter(instance_layers.values()), DEFAULT_LAYER)
+        report = inspect_sequence(found, checked, allow_gaps=allow_gaps, read_pixels=not headers_only)
     except InputError as error:
         _fail(str(error))
     if report.problems:
@@ -68,6 +74,22 @@ def _with_frame(problem: InputError) -> str:
     return f"frame {problem.frame}: {message}"
 
 
+def _instance_layers(sequence: Sequence) -> dict[str, str]:
+    """Instance name -> layer, from the first frame's `rmpsam/layers` (empty: not the tool's output)."""
+    if not sequence.present:
+        return {}
+    attributes = read_header(sequence.path(sequence.present[0])).attributes
+    try:
+        return dict(json.loads(attributes.get("rmpsam/layers", "{}")))
+    except ValueError:
+        return {}
+
+
+def _provenance(header: PlateHeader) -> dict[str, object]:
+    """The tool's own header attributes (`mattes.writer`: version, digests, source frame, layers)."""
+    return {name: value for name, value in sorted(header.attributes.items()) if name.startswith("rmpsam/")}
+
+
 def _window(window: Window) -> dict[str, int]:
     return {"x": window.x, "y": window.y, "width": window.width, "height": window.height}
 
@@ -77,7 +99,8 @@ def _cryptomattes(header: PlateHeader) -> list[dict[str, object]]:
         found = cryptomatte.find_layers(header.path)
     except (OSError, ValueError) as error:
         raise InputError(f"unreadable Cryptomatte metadata in {header.path}: {error}", path=header.path) from None
-    return [{"name": layer.name, "objects": sorted(layer.manifest)} for layer in found]
+    return [{"name": layer.name, "key": layer.key, "ranks": len(layer.channel_names) // 2,
+             "objects": dict(sorted(layer.manifest.items()))} for layer in found]
 
 
 def _summary(report: SequenceReport) -> dict[str, object]:
@@ -107,6 +130,8 @@ def _summary(report: SequenceReport) -> dict[str, object]:
         "colour_space": default_colour_space(first),
         "file_colour_space": first.colour_space,
         "cryptomattes": _cryptomattes(first),
+        "instance_layers": {name: f"{layer}.A" for name, layer in _instance_layers(sequence).items()},
+        "provenance": _provenance(first),
         "nonfinite_values": {str(frame): count for frame, count in sorted(report.nonfinite_counts.items())},
     }
 
@@ -129,8 +154,16 @@ def _text(summary: dict) -> str:
     ]
     rows += [("layers" if index == 0 else "", f"{name}: {' '.join(channels)}")
              for index, (name, channels) in enumerate(summary["layers"].items())]
-    rows += [("cryptomatte", f"{crypto['name']}: {len(crypto['objects'])} objects ({_some(crypto['objects'])})")
-             for crypto in summary["cryptomattes"]] or [("cryptomatte", "none")]
+    rows += [("instances" if index == 0 else "", f"{name}: {channel}")
+             for index, (name, channel) in enumerate(summary["instance_layers"].items())]
+    for crypto in summary["cryptomattes"]:
+        objects = [f"{name} {hex_id}" for name, hex_id in crypto["objects"].items()]
+        rows.append(("cryptomatte", f"{crypto['name']} (key {crypto['key']}, {crypto['ranks']} ranks): "
+                                    f"{len(objects)} objects ({_some(objects)})"))
+    if not summary["cryptomattes"]:
+        rows.append(("cryptomatte", "none"))
+    rows += [("provenance" if index == 0 else "", f"{name} = {value}")
+             for index, (name, value) in enumerate(summary["provenance"].items())]
     rows += [("non-finite", f"frame {frame}: {count} NaN/Inf values replaced")
              for frame, count in summary["nonfinite_values"].items()]
     width = max(len(label) for label, _ in rows)

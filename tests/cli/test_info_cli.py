@@ -192,3 +192,35 @@ def test_run_output_directory_under_a_regular_file(tmp_path):
     line = one_error_line(result, OUTPUT_ERROR)
     assert f"cannot create output directory {blocker / 'car'}" in line
     assert blocker.read_text() == "a file where the output folder should be"
+
+
+# --- the tool's own output -----------------------------------------------------------------------
+
+
+def test_run_output_lists_instance_layers_cryptomatte_and_provenance(run_output):
+    pattern = run_output / "mattes" / "m.####.exr"
+    result = info(pattern, "--json")
+    assert result.returncode == OK, result.stderr
+    summary = json.loads(result.stdout)
+    names = [i["name"] for i in json.loads((run_output / "shot" / "prompts.json").read_text())["instances"]]
+    assert summary["frames"] == 6 and summary["instance_layers"] == {name: f"{name}.A" for name in names}
+    [crypto] = summary["cryptomattes"]
+    from rmpsam_plugin.cryptomatte import layer_key, name_to_id
+
+    assert crypto == {"name": "CryptoObject", "key": layer_key("CryptoObject"), "ranks": 2,
+                      "objects": {name: name_to_id(name).hex for name in sorted(names)}}
+    provenance = summary["provenance"]
+    assert provenance["rmpsam/frame"] == 1001 and json.loads(provenance["rmpsam/layers"]) == {n: n for n in names}
+    assert provenance["rmpsam/sourceFrame"] == str(run_output / "shot" / "plate.1001.exr")
+    assert json.loads(provenance["rmpsam/settings"])["overlap"] == "exclusive"
+    assert {"rmpsam/version", "rmpsam/weightsDigest", "rmpsam/promptsDigest"} <= set(provenance)
+
+    text = info(pattern)
+    assert text.returncode == OK, text.stderr
+    for name in names:
+        assert f"{name}: {name}.A" in text.stdout
+    assert f"CryptoObject (key {crypto['key']}, 2 ranks): 2 objects" in text.stdout
+    assert f"rmpsam/promptsDigest = {provenance['rmpsam/promptsDigest']}" in text.stdout
+    # an explicit --layer is still the layer checked: the mattes carry no plate
+    line = one_error_line(info(pattern, "--layer", "rgba"))
+    assert line.startswith("rmpsam-matte info: frame 1001: layer 'rgba' not found")

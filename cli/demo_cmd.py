@@ -1,7 +1,8 @@
 """`rmpsam-matte demo`: the whole job on a built-in example, the README's first command.
 
 It generates a short synthetic shot (EXR plates, two keyframes of artist-style prompts), runs the
-same job `rmpsam-matte run` runs with the shipped weights, writes the mattes, and scores them
+same job `rmpsam-matte run` runs with the shipped weights, writes the mattes and a contact sheet
+of them over the plate (`rmpsam-matte review`), and scores them
 against the shot's ground truth, so a fresh install shows in one command both that everything
 works and how well.
 """
@@ -23,6 +24,7 @@ from rmpsam_plugin.evaluation.scoring import (
     write_evaluation_shot,
 )
 from rmpsam_plugin.job.run import run_job
+from rmpsam_plugin.mattes.review import MatteSequence, keyframes_from_prompts, write_review
 
 
 @click.command("demo")
@@ -49,6 +51,9 @@ def demo(out_dir: Path, num_frames: int, size: str, seed: int, weights: Path | N
         output = out_dir / "mattes" / "demo.####.exr"
         run_job(plate=str(on_disk.plate), prompts=on_disk.prompts, output=str(output), threads=threads,
                 weights=weights, progress=progress)
+        mattes = MatteSequence(output)
+        sheet = write_review(mattes, output.parent / "contact_sheet.png",
+                             keyframes=keyframes_from_prompts(on_disk.prompts, mattes))
     except MatteToolError as error:
         _fail(str(error), error.exit_code)
 
@@ -57,7 +62,7 @@ def demo(out_dir: Path, num_frames: int, size: str, seed: int, weights: Path | N
     between = [t for t in range(num_frames) if t not in keyframes]
     result = score(predicted, on_disk.truth(), between)
     report = {
-        "plate": str(on_disk.plate), "prompts": str(on_disk.prompts), "mattes": str(output),
+        "plate": str(on_disk.plate), "prompts": str(on_disk.prompts), "mattes": str(output), "contact_sheet": str(sheet),
         "instances": on_disk.names, "frames": [frames[0], frames[-1]], "keyframes": [frames[k] for k in keyframes],
         "J": round(result.j, 4), "F": round(result.f, 4), "J&F": round(result.jf, 4), "dtSSD": round(result.dtssd, 3),
     }
@@ -67,6 +72,7 @@ def demo(out_dir: Path, num_frames: int, size: str, seed: int, weights: Path | N
     click.echo(f"plate     {report['plate']}  ({width}x{height}, frames {frames[0]}-{frames[-1]})")
     click.echo(f"prompts   {report['prompts']}  (keyframes {', '.join(map(str, report['keyframes']))})")
     click.echo(f"mattes    {report['mattes']}  (layers: {', '.join(on_disk.names)}, plus a Cryptomatte)")
+    click.echo(f"sheet     {report['contact_sheet']}  (each instance tinted and outlined; `rmpsam-matte review` for a movie)")
     click.echo(f"quality   J&F {result.jf:.3f} (J {result.j:.3f}, F {result.f:.3f}), dtSSD {result.dtssd:.2f}"
                f"  on the {len(between)} frames between keyframes, against the shot's ground truth")
     click.echo(f"next      rmpsam-matte info {report['mattes']}")

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 
+import cv2
 import OpenImageIO as oiio
 from job_cli import EXECUTABLE, FIRST_FRAME
 
@@ -40,3 +41,5 @@ def test_demo_writes_mattes_and_reports_quality(tmp_path):
         assert {f"{name}.A" for name in report["instances"]} <= channels
         assert any(c.startswith("CryptoObject") for c in channels)
     assert (out / "shot" / "prompts.json").is_file()
+    sheet = cv2.imread(report["contact_sheet"])  # 5 frames of 384x216 as 320x180 tiles, 4 to a row
+    assert report["contact_sheet"] == str(out / "mattes" / "contact_sheet.png") and sheet.shape == (360, 1280, 3)

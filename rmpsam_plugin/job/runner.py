@@ -6,9 +6,8 @@ refinement, Cryptomatte, EXR) runs on a small pool; frames are reported in order
 on disk. Where the network leaves the CPU free (a GPU), plates are read ahead on a background
 thread and a segment is finished while the network works on the next one. Where the network's
 threads fill every core, side work beside them slows the network by about twice its own CPU
-time, so both take turns with it instead (`plate_source`): on 24 frames with 4 keyframes at 2K
-the job's overhead over the network was +19.2% in turns against +24.7% beside it
-(`rmpsam-matte bench pipeline --compare-schedules`).
+time, so both take turns with it instead (`mattes.plate_source`; `rmpsam-matte bench pipeline
+--compare-schedules` measures both schedules in one run, README "Scheduling").
 
 Resume: every propagation step is kept in a cache folder beside the output (`.rmpsam_cache/`,
 keyed by weights, prompts, plate and the settings that change results), and a frame whose EXR

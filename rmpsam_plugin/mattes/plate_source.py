@@ -10,10 +10,9 @@ How reads meet the network depends on where the network runs:
   `READ_AHEAD` frames are read on a background thread as the network works;
 - on the CPU the network's threads already fill every core, and a reader beside them costs the
   network about twice its own CPU time (torch's parallel operators wait for a thread the reader
-  pushed off its core: an 8-frame 2K job's network took 1.0 s longer with the reader beside it,
-  for 0.5 s of reading). There the network and the reader take turns: a frame the network asks
-  for that is not read yet is read together with the `READ_AHEAD` after it, on two threads,
-  while the network waits (0.36 s for the same 8 frames).
+  pushed off its core; `rmpsam-matte bench pipeline --compare-schedules` measures both). There
+  the network and the reader take turns: a frame the network asks for that is not read yet is
+  read together with the `READ_AHEAD` after it, on two threads, while the network waits.
 
 Both are kept within byte budgets, so a frame is normally read once:
 - network images: least recently used out first, `NETWORK_IMAGE_CACHE_BYTES`;

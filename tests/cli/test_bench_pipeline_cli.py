@@ -43,8 +43,8 @@ def test_bench_pipeline_compares_the_two_schedules_of_side_work(tmp_path):
     result = _bench("--frames", "4", "--size", "96x48", "--weights", weights, "--repeats", "1", "--compare-schedules")
     assert result.returncode == 0, result.stderr
     chosen = re.search(r"end to end \(rmpsam-matte run: side work (beside|in turns with) the network\)\s+([\d.]+)", result.stdout)
-    other = re.search(r"end to end, not chosen here: side work (beside|in turns with) the network\s+([\d.]+)\s+[\d.]+\s+[+-][\d.]+%",
-                      result.stdout)
+    other = re.search(r"end to end, not chosen here: side work (beside|in turns with) the network"
+                      r"\s+([\d.]+)\s+[\d.]+\s+[+-][\d.]+%", result.stdout)
     assert chosen and other, result.stdout
     assert chosen.group(1) != other.group(1) and float(other.group(2)) > 0
 

@@ -53,3 +53,13 @@ def official_fixtures() -> Path:
 def cryptomatte_fixtures() -> Path:
     """`tests/fixtures/cryptomatte`: real Cryptomatte files from production renderers."""
     return _require(FIXTURES / "cryptomatte", CRYPTOMATTE_FILES)
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    """A self-describing weights file of a tiny random network, written once for the whole run:
+    the job, API, server, editor and Nuke tests check mechanics, which the weights' values do
+    not change (quality is measured with the shipped weights)."""
+    from shot_fixtures import write_tiny_weights
+
+    return write_tiny_weights(tmp_path_factory.mktemp("tiny_weights"))

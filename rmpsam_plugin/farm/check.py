@@ -1,7 +1,8 @@
 """Which frames of a shot are finished: the farm job's last task, also usable alone.
 
-A frame is finished when its EXR exists, was written with the job's weights and prompts digests
-(the provenance header every frame carries, as `run` checks when it resumes: `already_written`)
+A frame is finished when its EXR exists, was written with the job's weights, prompts and
+result-changing settings (the provenance header every frame carries, as `run` checks when it
+resumes: `already_written`, `job_provenance`)
 and holds every layer the job writes: one per instance and, unless the job was run with
 `--no-cryptomatte`, the Cryptomatte's. The layer rule is the writer's own (`MatteWriter`), so a
 renamed instance or a changed Cryptomatte depth cannot pass unnoticed.
@@ -14,9 +15,8 @@ from dataclasses import dataclass, field
 from rmpsam_plugin.images.layer_names import CRYPTOMATTE_LAYER
 from rmpsam_plugin.images.reader import read_header
 from rmpsam_plugin.job.plan import JobPlan
-from rmpsam_plugin.job.runner import already_written
-from rmpsam_plugin.mattes.writer import MatteWriter, Provenance
-from rmpsam_plugin.prompts import prompts_digest
+from rmpsam_plugin.job.runner import already_written, job_provenance
+from rmpsam_plugin.mattes.writer import MatteWriter
 
 
 @dataclass
@@ -25,7 +25,7 @@ class ShotStatus:
 
     finished: list[int] = field(default_factory=list)
     missing: list[int] = field(default_factory=list)
-    stale: list[int] = field(default_factory=list)  # written with other weights or prompts
+    stale: list[int] = field(default_factory=list)  # written with other weights, prompts or result-changing settings
     incomplete: dict[int, list[str]] = field(default_factory=dict)  # frame -> layers it lacks
 
     @property
@@ -38,7 +38,7 @@ class ShotStatus:
         if self.missing:
             lines.append(f"missing frames {_frames(self.missing)}: {_paths(writer, self.missing)}")
         if self.stale:
-            lines.append(f"stale frames (other weights or prompts) {_frames(self.stale)}: {_paths(writer, self.stale)}")
+            lines.append(f"stale frames (other weights, prompts or settings) {_frames(self.stale)}: {_paths(writer, self.stale)}")
         for frame, layers in sorted(self.incomplete.items()):
             lines.append(f"frame {frame} ({writer.path(frame)}) lacks layers {', '.join(layers)}")
         return lines
@@ -46,8 +46,7 @@ class ShotStatus:
 
 def expected_writer(plan: JobPlan, weights_digest: str, cryptomatte: bool) -> MatteWriter:
     """A writer set up exactly as the job's runner sets up its own: the paths and layer names to expect."""
-    provenance = Provenance(weights_digest=weights_digest, prompts_digest=prompts_digest(plan.prompts))
-    return MatteWriter(plan.settings.output, plan.prompts.names, provenance,
+    return MatteWriter(plan.settings.output, plan.prompts.names, job_provenance(plan, weights_digest),
                        cryptomatte_layer=CRYPTOMATTE_LAYER if cryptomatte else None)
 
 

@@ -62,6 +62,14 @@ def result_cache_key(plan: JobPlan, weights: LoadedModel, prompt_digest: str) ->
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def job_provenance(plan: JobPlan, weights_digest: str) -> Provenance:
+    """What every frame of this job records in its header, and what a frame must carry to count
+    as done: the weights, the prompts and the settings that change mattes. The runner writes it;
+    resume and the farm's check task compare against it."""
+    settings = json.dumps(plan.settings.result_key(), sort_keys=True, separators=(",", ":"))
+    return Provenance(weights_digest=weights_digest, prompts_digest=prompts_digest(plan.prompts), settings=settings)
+
+
 def already_written(path: Path, provenance: Provenance) -> bool:
     """True when `path` is a finished frame of this very job (same weights, prompts and settings that
     change mattes: a rerun with `--overlap exclusive` over `independent` frames rewrites them)."""
@@ -127,8 +135,7 @@ class JobRunner:
         header = plan.header
         self.geometry = PlateGeometry.for_plate(header.display_window, header.pixel_aspect, self.predictor.size)
         digest = prompts_digest(plan.prompts)
-        self.provenance = Provenance(weights_digest=weights.digest, prompts_digest=digest,
-                                     settings=json.dumps(settings.result_key(), sort_keys=True, separators=(",", ":")))
+        self.provenance = job_provenance(plan, weights.digest)
         self.writer = MatteWriter(
             settings.output, plan.prompts.names, self.provenance,
             output_format=OutputFormat(settings.pixel_type, settings.compression),

@@ -1,16 +1,11 @@
-"""A generated shot, its prompts and a tiny random network for the Python API's tests."""
+"""A generated shot and its prompts for the Python API's tests (the tiny network is `tiny_weights`, tests/conftest.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from shot_fixtures import write_prompted_shot, write_tiny_weights
-
-
-@pytest.fixture(scope="session")
-def api_weights(tmp_path_factory) -> Path:
-    return write_tiny_weights(tmp_path_factory.mktemp("api_weights"))
+from shot_fixtures import write_prompted_shot
 
 
 @pytest.fixture(scope="session")

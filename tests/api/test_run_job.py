@@ -23,40 +23,40 @@ def without_timing(events: list[dict]) -> list[dict]:
     return [{k: v for k, v in event.items() if k not in ("seconds", "path", "output")} for event in events]
 
 
-def test_progress_events_are_the_clis_json_lines(api_shot, api_weights, tmp_path):
+def test_progress_events_are_the_clis_json_lines(api_shot, tiny_weights, tmp_path):
     events: list[dict] = []
     result = run_job(plate=api_shot / "plate.####.exr", prompts=str(api_shot / "prompts.json"),
-                     output=tmp_path / "api" / "m.####.exr", weights=api_weights, threads=1, temporal=False,
+                     output=tmp_path / "api" / "m.####.exr", weights=tiny_weights, threads=1, temporal=False,
                      on_progress=events.append)
     assert (result.written, result.skipped) == (8, 0)
     assert result.plan["segments"] == [[1001, 1004], [1005, 1008]]
     cli = cli_events("run", api_shot / "plate.####.exr", "--prompts", api_shot / "prompts.json",
-                     "-o", tmp_path / "cli" / "m.####.exr", "--weights", api_weights, "--threads", "1", "--no-temporal")
+                     "-o", tmp_path / "cli" / "m.####.exr", "--weights", tiny_weights, "--threads", "1", "--no-temporal")
     assert without_timing(events) == without_timing(cli)
     assert [e["event"] for e in events].count("frame") == 8
 
     again: list[dict] = []
     rerun = run_job(RunSettings(plate=str(api_shot / "plate.####.exr"), prompts=api_shot / "prompts.json",
-                                output=str(tmp_path / "api" / "m.####.exr"), weights=api_weights, threads=1,
+                                output=str(tmp_path / "api" / "m.####.exr"), weights=tiny_weights, threads=1,
                                 temporal=False), on_progress=again.append)
     assert (rerun.written, rerun.skipped) == (0, 8) and [e["event"] for e in again].count("skip") == 8
 
 
-def test_output_over_the_plates_raises_with_exit_code_3_and_an_error_event(api_shot, api_weights):
+def test_output_over_the_plates_raises_with_exit_code_3_and_an_error_event(api_shot, tiny_weights):
     events: list[dict] = []
     with pytest.raises(InputError, match="same file as the plate frame 1001") as caught:
         run_job(plate=api_shot / "plate.####.exr", prompts=api_shot / "prompts.json",
-                output=api_shot / "plate.####.exr", weights=api_weights, on_progress=events.append)
+                output=api_shot / "plate.####.exr", weights=tiny_weights, on_progress=events.append)
     assert caught.value.exit_code == 3
     assert events == [{"event": "error", "message": str(caught.value)}]
 
 
-def test_frames_held_by_another_run_raise_with_exit_code_4(api_shot, api_weights, tmp_path):
+def test_frames_held_by_another_run_raise_with_exit_code_4(api_shot, tiny_weights, tmp_path):
     output = tmp_path / "m.####.exr"
     with OutputLock(str(output), tmp_path, (1003, 1003)):
         with pytest.raises(OutputError, match="another run is writing frames") as caught:
             run_job(plate=api_shot / "plate.####.exr", prompts=api_shot / "prompts.json", output=output,
-                    weights=api_weights)
+                    weights=tiny_weights)
     assert caught.value.exit_code == 4
 
 
@@ -74,8 +74,8 @@ def test_unknown_options_are_refused_by_name(api_shot):
         run_job(plate=api_shot / "plate.####.exr", prompts=api_shot / "prompts.json", output="m.####.exr", temporl=False)
 
 
-def test_a_model_loaded_once_serves_several_jobs(api_shot, api_weights, tmp_path):
-    model = load_model(api_weights)
+def test_a_model_loaded_once_serves_several_jobs(api_shot, tiny_weights, tmp_path):
+    model = load_model(tiny_weights)
     for name in ("a", "b"):
         result = run_job(plate=api_shot / "plate.####.exr", prompts=api_shot / "prompts.json",
                          output=tmp_path / name / "m.####.exr", model=model, segment=(1005, 1006), temporal=False)

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import OpenImageIO as oiio
 import pytest
+from exr_channels import read_channels
 
 from rmpsam_plugin import InputError, VideoSession, load_model
 from rmpsam_plugin.prompts import save_prompts
@@ -17,16 +17,10 @@ FRAMES = range(1001, 1009)
 BOXES = {"left": [10, 5, 120, 90], "right": [40, 10, 155, 92]}  # two instances over the same pixels
 
 
-def read_channels(path: Path) -> dict[str, np.ndarray]:
-    image = oiio.ImageInput.open(str(path))
-    spec = image.spec()
-    pixels = image.read_image(oiio.FLOAT).reshape(spec.height, spec.width, spec.nchannels)
-    image.close()
-    return {name: pixels[..., index] for index, name in enumerate(spec.channelnames)}
 
 
-def test_exclusive_session_equals_the_exclusive_run(api_shot, api_weights, tmp_path):
-    model = load_model(api_weights)
+def test_exclusive_session_equals_the_exclusive_run(api_shot, tiny_weights, tmp_path):
+    model = load_model(tiny_weights)
     with VideoSession.open(api_shot / "plate.####.exr", model=model, overlap="exclusive", temporal=False) as session:
         for name, box in BOXES.items():
             session.set_prompts(1001, name, boxes=[box])
@@ -35,7 +29,7 @@ def test_exclusive_session_equals_the_exclusive_run(api_shot, api_weights, tmp_p
         prompts = tmp_path / "prompts.json"
         save_prompts(session.prompts, prompts)  # the same prompts for the CLI
     command = [str(Path(sys.executable).parent / "rmpsam-matte"), "run", str(api_shot / "plate.####.exr"), "--prompts",
-               str(prompts), "-o", str(tmp_path / "cli" / "m.####.exr"), "--weights", str(api_weights),
+               str(prompts), "-o", str(tmp_path / "cli" / "m.####.exr"), "--weights", str(tiny_weights),
                "--no-temporal", "--overlap", "exclusive", "--progress", "none"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
@@ -46,7 +40,7 @@ def test_exclusive_session_equals_the_exclusive_run(api_shot, api_weights, tmp_p
             np.testing.assert_array_equal(ours[channel], theirs[channel], err_msg=f"frame {frame} {channel}")
 
 
-def test_an_unknown_rule_is_an_input_error(api_shot, api_weights):
+def test_an_unknown_rule_is_an_input_error(api_shot, tiny_weights):
     with pytest.raises(InputError, match="overlap must be one of independent, exclusive") as caught:
-        VideoSession.open(api_shot / "plate.####.exr", model=load_model(api_weights), overlap="union")
+        VideoSession.open(api_shot / "plate.####.exr", model=load_model(tiny_weights), overlap="union")
     assert caught.value.exit_code == 3

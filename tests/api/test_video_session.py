@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import OpenImageIO as oiio
 import pytest
+from exr_channels import read_channels
 
 from rmpsam_plugin import InputError, PromptError, VideoSession, load_model
 from rmpsam_plugin.images.reader import read_plate
@@ -21,12 +21,6 @@ from rmpsam_plugin.prompts import load_prompts
 FRAMES = range(1001, 1009)
 
 
-def read_channels(path: Path) -> dict[str, np.ndarray]:
-    image = oiio.ImageInput.open(str(path))
-    spec = image.spec()
-    pixels = image.read_image(oiio.FLOAT).reshape(spec.height, spec.width, spec.nchannels)
-    image.close()
-    return {name: pixels[..., index] for index, name in enumerate(spec.channelnames)}
 
 
 def prompt_from_file(session: VideoSession, prompt_file: Path) -> None:
@@ -37,16 +31,16 @@ def prompt_from_file(session: VideoSession, prompt_file: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def model(api_weights):
-    return load_model(api_weights)
+def model(tiny_weights):
+    return load_model(tiny_weights)
 
 
 @pytest.fixture(scope="module")
-def cli_mattes(api_shot, api_weights, tmp_path_factory) -> Path:
+def cli_mattes(api_shot, tiny_weights, tmp_path_factory) -> Path:
     """The same shot and prompts through `rmpsam-matte run` (temporal and edge refinement on)."""
     output = tmp_path_factory.mktemp("cli") / "m.####.exr"
     command = [str(Path(sys.executable).parent / "rmpsam-matte"), "run", str(api_shot / "plate.####.exr"),
-               "--prompts", str(api_shot / "prompts.json"), "-o", str(output), "--weights", str(api_weights),
+               "--prompts", str(api_shot / "prompts.json"), "-o", str(output), "--weights", str(tiny_weights),
                "--progress", "none"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import OpenImageIO as oiio
+from exr_channels import read_channels as channels
 
 from rmpsam_cli.exit_codes import BAD_INPUT, OUTPUT_ERROR, USAGE_ERROR
 from rmpsam_plugin.images.colour import linear_to_network_rgb
@@ -28,12 +28,6 @@ def review(*arguments) -> subprocess.CompletedProcess:
     return subprocess.run([str(COMMAND), "review", *map(str, arguments)], capture_output=True, text=True, timeout=120)
 
 
-def channels(path: Path) -> dict[str, np.ndarray]:
-    image = oiio.ImageInput.open(str(path))
-    spec = image.spec()
-    pixels = image.read_image(oiio.FLOAT).reshape(spec.height, spec.width, spec.nchannels)
-    image.close()
-    return {name: pixels[..., index] for index, name in enumerate(spec.channelnames)}
 
 
 def expected_interiors(run_output: Path, frame: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -11,12 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shot_fixtures import write_prompted_shot, write_tiny_weights  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def tiny_weights(tmp_path_factory) -> Path:
-    return write_tiny_weights(tmp_path_factory.mktemp("weights"))
+from shot_fixtures import write_prompted_shot  # noqa: E402
 
 
 @pytest.fixture(scope="session")

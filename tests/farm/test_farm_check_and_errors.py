@@ -51,7 +51,7 @@ def test_check_names_missing_stale_and_incomplete_frames(farm_shot, farm_weights
     (tmp_path / "moved.json").write_text(json.dumps(moved))
     stale = check(farm_shot, farm_weights, whole_run, prompts=tmp_path / "moved.json")
     assert stale.returncode == 4
-    assert stale.stderr.startswith("rmpsam-matte farm check: stale frames (other weights or prompts) 1001-1012: ")
+    assert stale.stderr.startswith("rmpsam-matte farm check: stale frames (other weights, prompts or settings) 1001-1012: ")
 
 
 def test_bad_input_is_refused_before_anything_is_written(farm_shot, farm_weights, whole_run, tmp_path):

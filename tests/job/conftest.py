@@ -1,7 +1,8 @@
-"""A generated shot, its prompts and a small random-weights network, shared by the job tests.
+"""A generated shot and its prompts, shared by the job tests.
 
 These tests check the mechanics of `rmpsam-matte run` (files, layers, resume, segments, errors),
-which do not depend on the network segmenting well, so a tiny random network keeps them fast.
+which do not depend on the network segmenting well, so a tiny random network (`tiny_weights`,
+tests/conftest.py) keeps them fast.
 Quality is measured with the shipped weights in test_run_quality.py and `bench quality`.
 """
 
@@ -10,12 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from shot_fixtures import write_prompted_shot, write_tiny_weights
-
-
-@pytest.fixture(scope="session")
-def tiny_weights(tmp_path_factory) -> Path:
-    return write_tiny_weights(tmp_path_factory.mktemp("weights"))
+from shot_fixtures import write_prompted_shot
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import OpenImageIO as oiio
 import pytest
+from exr_channels import read_channels as read_layers
 from job_cli import FIRST_FRAME, run_cli
 
 from rmpsam_plugin import cryptomatte
@@ -23,12 +23,6 @@ FRAMES = range(FIRST_FRAME, FIRST_FRAME + 8)
 NAMES = ("left", "right")
 
 
-def read_layers(path) -> dict[str, np.ndarray]:
-    image = oiio.ImageInput.open(str(path))
-    spec = image.spec()
-    pixels = image.read_image(oiio.FLOAT).reshape(spec.height, spec.width, spec.nchannels)
-    image.close()
-    return {name: pixels[..., index] for index, name in enumerate(spec.channelnames)}
 
 
 @pytest.fixture(scope="module")

@@ -9,17 +9,12 @@ import subprocess
 
 import numpy as np
 import OpenImageIO as oiio
+from exr_channels import read_channels as read_layers
 from job_cli import EXECUTABLE, FIRST_FRAME, run_cli
 
 FRAMES = range(FIRST_FRAME, FIRST_FRAME + 8)
 
 
-def read_layers(path) -> dict[str, np.ndarray]:
-    image = oiio.ImageInput.open(str(path))
-    spec = image.spec()
-    pixels = image.read_image(oiio.FLOAT).reshape(spec.height, spec.width, spec.nchannels)
-    image.close()
-    return {name: pixels[..., index] for index, name in enumerate(spec.channelnames)}
 
 
 def base_args(shot_dir, weights, output):

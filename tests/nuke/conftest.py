@@ -17,7 +17,7 @@ if str(FAKE_NUKE_DIR) not in sys.path:
 
 import nuke  # noqa: E402  (the fake, from FAKE_NUKE_DIR)
 from nuke_support import SHOT_FRAMES  # noqa: E402
-from shot_fixtures import write_prompted_shot, write_tiny_weights  # noqa: E402
+from shot_fixtures import write_prompted_shot  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -27,10 +27,6 @@ def nuke_session():
     yield nuke
     nuke.process_events()
 
-
-@pytest.fixture(scope="session")
-def nuke_tiny_weights(tmp_path_factory) -> Path:
-    return write_tiny_weights(tmp_path_factory.mktemp("weights"))
 
 
 @pytest.fixture(scope="session")

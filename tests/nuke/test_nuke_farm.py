@@ -38,11 +38,11 @@ def farm_node(nuke_shot, weights, output_dir, manager):
     return node
 
 
-def test_submit_to_farm_writes_and_submits_deadline_jobs(nuke_shot, nuke_tiny_weights, tmp_path, monkeypatch):
+def test_submit_to_farm_writes_and_submits_deadline_jobs(nuke_shot, tiny_weights, tmp_path, monkeypatch):
     log = tmp_path / "deadlinecommand.log"
     install(tmp_path / "bin", log)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    node = farm_node(nuke_shot, nuke_tiny_weights, tmp_path, "deadline")
+    node = farm_node(nuke_shot, tiny_weights, tmp_path, "deadline")
     run = actions.submit_to_farm(node)
     assert run is not None, nuke.MESSAGES
     assert nuke.run_until(lambda: run.finished.is_set(), timeout=300), "the submission did not finish"
@@ -59,9 +59,9 @@ def test_submit_to_farm_writes_and_submits_deadline_jobs(nuke_shot, nuke_tiny_we
     assert nuke.MESSAGES == [f"RMPSAM1: {run.result.done_event['message']}"]
 
 
-def test_an_unknown_manager_is_refused_before_anything_runs(nuke_shot, nuke_tiny_weights, tmp_path, monkeypatch):
+def test_an_unknown_manager_is_refused_before_anything_runs(nuke_shot, tiny_weights, tmp_path, monkeypatch):
     monkeypatch.delenv("RMPSAM_FARM_MANAGER", raising=False)
-    node = farm_node(nuke_shot, nuke_tiny_weights, tmp_path, "slurm")
+    node = farm_node(nuke_shot, tiny_weights, tmp_path, "slurm")
     assert actions.submit_to_farm(node) is None
     assert nuke.MESSAGES == ["RMPSAM: farm manager 'slurm' is not one of openjd, opencue, deadline; "
                              "set the node's farm manager knob or $RMPSAM_FARM_MANAGER"]

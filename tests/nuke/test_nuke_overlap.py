@@ -22,13 +22,13 @@ LAST_FRAME = FIRST_FRAME + SHOT_FRAMES - 1
 pytestmark = pytest.mark.slow
 
 
-def test_extra_arguments_carry_the_overlap_rule(nuke_shot, nuke_tiny_weights, tmp_path):
+def test_extra_arguments_carry_the_overlap_rule(nuke_shot, tiny_weights, tmp_path):
     node = rmpsam_below(plate_read(nuke_shot / "plate.####.exr", FIRST_FRAME, LAST_FRAME, SHOT_WIDTH, SHOT_HEIGHT))
     assert actions.import_prompts(node, str(nuke_shot / "prompts.json")) is not None, nuke.MESSAGES
     node["prompt_file"].setValue("")
     node["output"].setValue(str(tmp_path / "mattes" / "sh.####.exr"))
     node["executable"].setValue(str(EXECUTABLE))
-    node["weights"].setValue(str(nuke_tiny_weights))
+    node["weights"].setValue(str(tiny_weights))
     node["threads"].setValue(1)
     node["extra_args"].setValue("--no-temporal --overlap exclusive")
     run = actions.run_locally(node)

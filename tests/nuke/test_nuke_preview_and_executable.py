@@ -19,12 +19,12 @@ EXECUTABLE = Path(sys.executable).parent / "rmpsam-matte"
 
 
 @pytest.mark.slow
-def test_preview_decodes_the_current_frame_on_the_server(nuke_shot, nuke_tiny_weights):
+def test_preview_decodes_the_current_frame_on_the_server(nuke_shot, tiny_weights):
     read = plate_read(nuke_shot / "plate.####.exr", FIRST_FRAME, FIRST_FRAME + SHOT_FRAMES - 1, SHOT_WIDTH, SHOT_HEIGHT)
     node = rmpsam_below(read)
     assert actions.import_prompts(node, str(nuke_shot / "prompts.json")) is not None, nuke.MESSAGES
     node["executable"].setValue(str(EXECUTABLE))
-    node["weights"].setValue(str(nuke_tiny_weights))
+    node["weights"].setValue(str(tiny_weights))
     node["threads"].setValue(1)
     nuke.frame(FIRST_FRAME + 1)
     assert actions.preview(node) is None and "no instance" in nuke.MESSAGES[-1]  # not a keyframe

@@ -51,8 +51,8 @@ def frame_path(pattern: str, frame: int) -> Path:
     return Path(re.sub(r"#+", lambda m: "%0*d" % (len(m.group(0)), frame), pattern))
 
 
-def test_run_locally_then_load_result(nuke_shot, nuke_tiny_weights, tmp_path):
-    node = prepared_node(nuke_shot, nuke_tiny_weights, tmp_path)
+def test_run_locally_then_load_result(nuke_shot, tiny_weights, tmp_path):
+    node = prepared_node(nuke_shot, tiny_weights, tmp_path)
     nuke.TOUCHES.clear()
     run = actions.run_locally(node)
     assert run is not None, nuke.MESSAGES
@@ -103,8 +103,8 @@ def test_run_locally_then_load_result(nuke_shot, nuke_tiny_weights, tmp_path):
     assert set(crypto["matteList"].value().split(", ")) == manifest_names == set(names)
 
 
-def test_cancel_stops_the_process_and_loads_nothing(nuke_shot, nuke_tiny_weights, tmp_path):
-    node = prepared_node(nuke_shot, nuke_tiny_weights, tmp_path)
+def test_cancel_stops_the_process_and_loads_nothing(nuke_shot, tiny_weights, tmp_path):
+    node = prepared_node(nuke_shot, tiny_weights, tmp_path)
     run = actions.run_locally(node)
     assert run is not None, nuke.MESSAGES
     assert nuke.run_until(lambda: bool(nuke.PROGRESS_TASKS), timeout=30)
@@ -116,8 +116,8 @@ def test_cancel_stops_the_process_and_loads_nothing(nuke_shot, nuke_tiny_weights
     assert nuke.toNode(node.name() + "_result") is None and not nuke.MESSAGES
 
 
-def test_a_failing_run_reports_the_tools_error(nuke_shot, nuke_tiny_weights, tmp_path):
-    node = prepared_node(nuke_shot, nuke_tiny_weights, tmp_path, extra="--size 7")
+def test_a_failing_run_reports_the_tools_error(nuke_shot, tiny_weights, tmp_path):
+    node = prepared_node(nuke_shot, tiny_weights, tmp_path, extra="--size 7")
     run = actions.run_locally(node)
     assert nuke.run_until(lambda: run.finished.is_set(), timeout=300)
     nuke.process_events()

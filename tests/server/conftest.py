@@ -13,13 +13,8 @@ import json
 from pathlib import Path
 
 import pytest
-from preview_client import ServerProcess
-from shot_fixtures import write_prompted_shot, write_tiny_weights
-
-
-@pytest.fixture(scope="session")
-def tiny_weights(tmp_path_factory) -> Path:
-    return write_tiny_weights(tmp_path_factory.mktemp("weights"))
+from preview_client import ServerProcess, listening_server
+from shot_fixtures import write_prompted_shot
 
 
 @pytest.fixture(scope="session")
@@ -85,10 +80,6 @@ def start_server(plate_pattern, tiny_weights, tmp_path, output_root):
 def server(plate_pattern, tiny_weights, tmp_path_factory, output_root):
     """One listening server shared by a module's tests (start-up costs seconds)."""
     directory = tmp_path_factory.mktemp("server")
-    process = ServerProcess(["--plate", plate_pattern, "--weights", tiny_weights, "--threads", "1",
-                             "--idle-timeout", "600", "--output-root", output_root], directory / "server.stderr")
-    try:
-        process.wait_listening()
+    with listening_server(["--plate", plate_pattern, "--weights", tiny_weights, "--threads", "1",
+                           "--idle-timeout", "600", "--output-root", output_root], directory / "server.stderr") as process:
         yield process
-    finally:
-        process.stop()

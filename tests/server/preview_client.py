@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from shot_fixtures import FIRST_FRAME, SHOT_HEIGHT, SHOT_WIDTH  # noqa: F401  (FIRST_FRAME re-exported for the server tests)
@@ -236,3 +238,14 @@ def raw_request(port: int, chunks: list[bytes], *, pause_s: float = 0.0, close_w
             if RawAnswer(data, 0).complete():
                 break
     return RawAnswer(data, time.monotonic() - start, error)
+
+
+@contextlib.contextmanager
+def listening_server(arguments: list, stderr_path: Path) -> Iterator[ServerProcess]:
+    """A server started with `arguments`, listening, and stopped however the block ends."""
+    process = ServerProcess(arguments, stderr_path)
+    try:
+        process.wait_listening()
+        yield process
+    finally:
+        process.stop()

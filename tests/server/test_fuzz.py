@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
-from preview_client import FIRST_FRAME, HEIGHT, WIDTH, ServerProcess, raw_request
+from preview_client import FIRST_FRAME, HEIGHT, WIDTH, listening_server, raw_request
 
 SEED = int(os.environ.get("RMPSAM_FUZZ_SEED", "1616"))
 COUNT = 320
@@ -34,14 +34,10 @@ pytestmark = pytest.mark.timeout(300)
 def fuzz_server(plate_pattern, tiny_weights, tmp_path_factory):
     directory = tmp_path_factory.mktemp("fuzz_server")
     root = tmp_path_factory.mktemp("fuzz_root")
-    process = ServerProcess(["--plate", plate_pattern, "--weights", tiny_weights, "--threads", "1",
-                             "--idle-timeout", "600", "--output-root", root,
-                             "--request-timeout", str(REQUEST_TIMEOUT_S)], directory / "server.stderr")
-    try:
-        process.wait_listening()
+    with listening_server(["--plate", plate_pattern, "--weights", tiny_weights, "--threads", "1",
+                           "--idle-timeout", "600", "--output-root", root,
+                           "--request-timeout", str(REQUEST_TIMEOUT_S)], directory / "server.stderr") as process:
         yield process
-    finally:
-        process.stop()
 
 
 @dataclass

@@ -12,7 +12,7 @@ import json
 import time
 
 import pytest
-from preview_client import FIRST_FRAME, HEIGHT, WIDTH, ServerProcess, raw_request, request_head, run_cli
+from preview_client import FIRST_FRAME, HEIGHT, WIDTH, listening_server, raw_request, request_head, run_cli
 
 REQUEST_TIMEOUT_S = 2.0
 AT_ONCE_S = 1.5  # "at once": well under the deadline, with room for a loaded 2-core machine
@@ -26,14 +26,10 @@ pytestmark = pytest.mark.timeout(120)
 def strict(plate_pattern, tiny_weights, tmp_path_factory, output_root):
     """A server with a 2 s request deadline."""
     directory = tmp_path_factory.mktemp("strict_server")
-    process = ServerProcess(["--plate", plate_pattern, "--weights", tiny_weights, "--threads", "1",
-                             "--idle-timeout", "600", "--output-root", output_root,
-                             "--request-timeout", str(REQUEST_TIMEOUT_S)], directory / "server.stderr")
-    try:
-        process.wait_listening()
+    with listening_server(["--plate", plate_pattern, "--weights", tiny_weights, "--threads", "1",
+                           "--idle-timeout", "600", "--output-root", output_root,
+                           "--request-timeout", str(REQUEST_TIMEOUT_S)], directory / "server.stderr") as process:
         yield process
-    finally:
-        process.stop()
 
 
 def post_decode(server, headers, body: bytes = b"", *, token: str | None = "default", **options):

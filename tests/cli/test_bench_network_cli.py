@@ -25,7 +25,7 @@ def test_bench_network_reports_int8_against_the_same_floor():
     backbone = re.search(r"^backbone, int8" + int8_row, result.stdout, re.MULTILINE)
     assert whole and int8 and backbone, result.stdout
     assert whole.group(1) == int8.group(1) and whole.group(2) == int8.group(2)  # same FLOPs, same floor
-    assert float(backbone.group(3)) > 0 and float(int8.group(4)) > 0
+    assert float(int8.group(3)) > 0 and float(int8.group(4)) > 0  # (the tiny backbone alone may round to 0 ms)
     # The int8 frame is the int8 backbone plus the float32 neck and decoder of the same run.
     part = r"^(neck|decoder \(100 queries\))\s+[\d.]+\s+\d+\s+\d+\s+(\d+)"
     float_parts = {m.group(1): float(m.group(2)) for m in re.finditer(part, result.stdout, re.MULTILINE)}

@@ -118,8 +118,8 @@ class OutputLock:
 
     def _refusal(self) -> str:
         first, last = self.frames
-        holders = [record for _, record in self._holders()
-                   if record["frames"][0] <= last and first <= record["frames"][1]]
+        holders = sorted((record for _, record in self._holders()
+                          if record["frames"][0] <= last and first <= record["frames"][1]), key=lambda r: r["frames"])
         who = "; ".join(f"pid {record.get('pid')} on {record.get('host')} (frames {record['frames'][0]}-"
                         f"{record['frames'][1]}, since {record.get('started')})" for record in holders)
         return (f"another run is writing frames of {self.pattern} within {first}-{last}"

@@ -77,12 +77,7 @@ def run_locally(node) -> Optional[BackgroundRun]:
     if running is not None and not running.finished.is_set():
         return _tell(ValueError("%s is already running; cancel it from its progress bar first" % node.name()))
     try:
-        plate = plate_for_node(node)
-        document = export_document(node, plate.space, plate.plate_block())
-        output = path_setting(node, "output")
-        if not output:
-            raise ValueError("set %s's output knob (e.g. /shots/sh010/mattes/sh010.####.exr)" % node.name())
-        prompt_path = write_prompt_file(prompt_file_for(node), document)
+        plate, document, output, prompt_path = _exported_shot(node)
         command = run_command(
             command_prefix(configured(setting(node, "executable"))), plate.pattern, prompt_path, output,
             frames=(plate.first_frame, plate.last_frame), weights=path_setting(node, "weights"),
@@ -107,17 +102,23 @@ def run_locally(node) -> Optional[BackgroundRun]:
     return run
 
 
+def _exported_shot(node):
+    """What both a local run and a farm submission start from: the node's plate, its prompts
+    exported to the prompt file beside the script, and the output pattern (refused when unset)."""
+    plate = plate_for_node(node)
+    document = export_document(node, plate.space, plate.plate_block())
+    output = path_setting(node, "output")
+    if not output:
+        raise ValueError("set %s's output knob (e.g. /shots/sh010/mattes/sh010.####.exr)" % node.name())
+    return plate, document, output, write_prompt_file(prompt_file_for(node), document)
+
+
 def submit_to_farm(node) -> Optional[BackgroundRun]:
     """Export the prompts and hand the shot to the farm manager (`rmpsam-matte farm <manager>`) in
     the background; a message says what was written and submitted, or why not."""
     try:
         manager = configured_manager(setting(node, "farm_manager"))
-        plate = plate_for_node(node)
-        document = export_document(node, plate.space, plate.plate_block())
-        output = path_setting(node, "output")
-        if not output:
-            raise ValueError("set %s's output knob (e.g. /shots/sh010/mattes/sh010.####.exr)" % node.name())
-        prompt_path = write_prompt_file(prompt_file_for(node), document)
+        plate, document, output, prompt_path = _exported_shot(node)
         command = farm_command(
             command_prefix(configured(setting(node, "executable"))), manager, node.name(), plate.pattern, prompt_path,
             output, (plate.first_frame, plate.last_frame), weights=path_setting(node, "weights"),

@@ -20,6 +20,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from PyQt5.QtCore import QEventLoop, QTimer  # noqa: E402
 from PyQt5.QtWidgets import QApplication  # noqa: E402
 
 from rmpsam_model.config import RMPSAMConfig  # noqa: E402
@@ -35,13 +36,23 @@ from .main_window import EditorOptions, EditorWindow  # noqa: E402
 TARGET_MS = 100.0
 
 
-def _wait(app: QApplication, condition, timeout_s: float = 600.0) -> None:
+def _wait(app: QApplication, condition, signals, timeout_s: float = 600.0) -> None:
+    """Run Qt's event loop, as the application does, until `condition()` holds; it is checked each
+    time one of `signals` fires. (Polling from Python instead would hold the interpreter lock
+    against the worker thread every millisecond, which an idle editor never does.)"""
     deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the editor did not answer in time")
-        app.processEvents()
-        time.sleep(0.001)
+    loop = QEventLoop()
+    for signal in signals:
+        signal.connect(loop.quit)
+    try:
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the editor did not answer in time")
+            QTimer.singleShot(int(1000 * max(deadline - time.monotonic(), 0)), loop.quit)
+            loop.exec_()
+    finally:
+        for signal in signals:
+            signal.disconnect(loop.quit)
 
 
 def run(edits: int = 50, width: int = 2048, height: int = 1080, long_side: int = 1024) -> dict:
@@ -57,16 +68,20 @@ def run(edits: int = 50, width: int = 2048, height: int = 1080, long_side: int =
         shown: list[float] = []
         try:
             window.open_plate(plate)
-            _wait(app, lambda: window.preview.worker.is_ready and window.frame in window._frames)
+            poll = QTimer()
+            poll.start(10)  # the plate's first frame arrives through the frame loader's own signals
+            _wait(app, lambda: window.preview.worker.is_ready and window.frame in window._frames, [poll.timeout])
+            poll.stop()
+            answers = [window.preview.shown, window.preview.busyChanged, window.preview.failed]
             window.preview.shown.connect(lambda uid, frame, ms: shown.append(ms))
             frame = window.frame
             points = click_sequence(clicks[frame], edits + 1, width, height)
             for point in points:  # the first one computes the frame's features
                 before = len(shown)
                 window.on_click(*point, False)
-                _wait(app, lambda: len(shown) > before and not window.preview.busy)
+                _wait(app, lambda: len(shown) > before and not window.preview.busy, answers)
                 window.store.undo_stack.undo()  # one click per edit, as an artist trying places
-                _wait(app, lambda: not window.preview.busy)
+                _wait(app, lambda: not window.preview.busy, answers)
             cold, warm = shown[0], shown[1:]
         finally:
             window.close()

@@ -12,7 +12,9 @@ pans; the wheel zooms about the cursor.
 
 from __future__ import annotations
 
-from PyQt5.QtCore import QPointF, QRectF, Qt, pyqtSignal
+import math
+
+from PyQt5.QtCore import QPoint, QPointF, QRectF, Qt, pyqtSignal
 from PyQt5.QtGui import QColor, QImage, QPainter, QPen
 from PyQt5.QtWidgets import QSizePolicy, QWidget
 
@@ -45,6 +47,7 @@ class PlateCanvas(QWidget):
         self.brush_radius = 12.0
         self._drag: dict | None = None
         self._hover: QPointF | None = None
+        self._scene_cache: tuple[tuple, tuple, QImage] | None = None  # `_scaled_scene`'s
 
     # ---- what is shown --------------------------------------------------------------------
     def set_plate(self, width: int, height: int, pixel_aspect: float) -> None:
@@ -74,25 +77,70 @@ class PlateCanvas(QWidget):
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(38, 38, 38))
         if self.display_size is not None:
-            painter.save()
-            painter.translate(self.view.pan_x, self.view.pan_y)
-            painter.scale(self.view.scale_x, self.view.zoom)
-            painter.setRenderHint(QPainter.SmoothPixmapTransform, self.view.zoom < 1.0)
-            width, height = self.display_size
-            if self.frame is not None:
-                painter.drawImage(QPointF(self.frame.offset_x, self.frame.offset_y), self.frame.image)
-            for overlay in self.overlays:
-                painter.drawImage(QPointF(0, 0), overlay)
-            if self.frame is None or self.frame.has_overscan_or_crop:
-                painter.setPen(QPen(QColor(230, 230, 230), 0, Qt.DashLine))  # cosmetic: 1 screen pixel
-                painter.drawRect(QRectF(0, 0, width, height))
-            painter.restore()
+            scene = self._scaled_scene()
+            if scene is not None:
+                painter.drawImage(scene[0], scene[1])
+            else:
+                painter.save()
+                painter.translate(self.view.pan_x, self.view.pan_y)
+                painter.scale(self.view.scale_x, self.view.zoom)
+                self._paint_scene(painter)
+                painter.restore()
+            self._paint_window_outline(painter)
             self._paint_prompts(painter)
         self._paint_drag(painter)
         if self.message:
             painter.setPen(QColor(255, 220, 120))
             painter.drawText(self.rect().adjusted(12, 12, -12, -12), Qt.AlignTop | Qt.AlignLeft, self.message)
         painter.end()
+
+    def _paint_scene(self, painter: QPainter) -> None:
+        """The frame and the overlays, in plate pixels (the painter carries the view's transform)."""
+        if self.frame is not None:
+            painter.drawImage(QPointF(self.frame.offset_x, self.frame.offset_y), self.frame.image)
+        for overlay in self.overlays:
+            painter.drawImage(QPointF(0, 0), overlay)
+
+    def _scaled_scene(self) -> tuple[QPoint, QImage] | None:
+        """Below 1:1, the frame and overlays smoothly scaled once and kept, then copied on each
+        paint: a prompt mark, a busy message or a pan repaints without rescaling a 2K plate,
+        which on a 2-core machine would take time from the network decoding the next edit.
+        Drawn at a whole screen pixel, the fraction of the pan inside, so it sits exactly where
+        the direct drawing would. None at 1:1 and above (drawn directly, unsmoothed)."""
+        view = self.view
+        if view.zoom >= 1.0:
+            self._scene_cache = None
+            return None
+        left, top, right, bottom = 0.0, 0.0, *map(float, self.display_size)
+        if self.frame is not None:
+            left, top = min(left, self.frame.offset_x), min(top, self.frame.offset_y)
+            right = max(right, self.frame.offset_x + self.frame.image.width())
+            bottom = max(bottom, self.frame.offset_y + self.frame.image.height())
+        corner_x, corner_y = view.to_screen(left, top)
+        origin = QPoint(math.floor(corner_x), math.floor(corner_y))
+        drawn = (self.frame, *self.overlays)  # compared by identity: a new frame or overlay is a new object
+        placement = (view.zoom, view.scale_x, corner_x - origin.x(), corner_y - origin.y())
+        cached = self._scene_cache
+        if (cached is None or cached[1] != placement or len(cached[0]) != len(drawn)
+                or any(a is not b for a, b in zip(cached[0], drawn))):
+            far_x, far_y = view.to_screen(right, bottom)
+            image = QImage(math.ceil(far_x) - origin.x(), math.ceil(far_y) - origin.y(), QImage.Format_ARGB32_Premultiplied)
+            image.fill(QColor(38, 38, 38))
+            painter = QPainter(image)
+            painter.setRenderHint(QPainter.SmoothPixmapTransform, True)
+            painter.translate(view.pan_x - origin.x(), view.pan_y - origin.y())
+            painter.scale(view.scale_x, view.zoom)
+            self._paint_scene(painter)
+            painter.end()
+            self._scene_cache = cached = (drawn, placement, image)
+        return origin, cached[2]
+
+    def _paint_window_outline(self, painter: QPainter) -> None:
+        """The display window, dashed, when the drawn image covers more (overscan) or less (a crop)."""
+        if self.frame is None or self.frame.has_overscan_or_crop:
+            width, height = self.display_size
+            painter.setPen(QPen(QColor(230, 230, 230), 1, Qt.DashLine))
+            painter.drawRect(QRectF(QPointF(*self.view.to_screen(0, 0)), QPointF(*self.view.to_screen(width, height))))
 
     def _screen(self, x: float, y: float) -> QPointF:
         return QPointF(*self.view.to_screen(x, y))

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PyQt5.QtGui import QImage
 
@@ -58,11 +59,14 @@ def load_display_frame(path: Path, frame: int, layer: str, colour_space: str | N
 
 
 def overlay_image(matte: np.ndarray, colour: tuple[int, int, int], opacity: float = OVERLAY_OPACITY) -> QImage:
-    """A (H, W) matte 0..1 -> the instance's colour at `opacity` * matte, premultiplied ARGB."""
-    alpha = np.clip(matte, 0, 1).astype(np.float32) * opacity
+    """A (H, W) matte 0..1 -> the instance's colour at `opacity` * matte, premultiplied ARGB.
+
+    The alpha is quantised to 8 bits first and each colour channel is a table lookup on it
+    (`cv2.LUT`): a 2K overlay in about a fifth of the time of float arithmetic per channel, which
+    the editor pays on every edit (`python -m rmpsam_plugin.editor.bench`)."""
+    alpha = cv2.convertScaleAbs(np.clip(matte, 0.0, 1.0).astype(np.float32, copy=False), alpha=255.0 * opacity)
+    levels = np.arange(256, dtype=np.float32) / 255.0
+    tables = [np.round(levels * value).astype(np.uint8) for value in colour]
     height, width = alpha.shape
-    pixels = np.empty((height, width, 4), np.uint8)  # QImage's ARGB32 is B, G, R, A in memory
-    for channel, value in zip((2, 1, 0), colour):
-        pixels[..., channel] = np.round(alpha * value)
-    pixels[..., 3] = np.round(alpha * 255)
+    pixels = cv2.merge([cv2.LUT(alpha, tables[2]), cv2.LUT(alpha, tables[1]), cv2.LUT(alpha, tables[0]), alpha])
     return QImage(pixels.data, width, height, 4 * width, QImage.Format_ARGB32_Premultiplied).copy()

@@ -26,7 +26,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -43,10 +43,14 @@ PLATE_CACHE_BYTES = 1024 * 2**20  # about 16 frames at 2K (RGBA plate and linear
 
 @dataclass(frozen=True)
 class KeptPlate:
-    """A frame's plate as read, and its scene-linear RGB (the edge refinement's guide)."""
+    """A frame's plate as read, and its scene-linear RGB (the edge refinement's guide).
+
+    `prepared_guides` holds what `ShotMattes` derived from it for the edge refinement, so a plate
+    kept across edits (a video session's keyframe) is prepared once, not on every edit."""
 
     plate: Plate
     linear_rgb: np.ndarray
+    prepared_guides: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def nbytes(self) -> int:

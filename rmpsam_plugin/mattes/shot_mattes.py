@@ -142,13 +142,20 @@ class ShotMattes:
         guide = None
         if self.refine:
             with step("edge guide"):
-                guide = self._edge_guide(kept.linear_rgb if kept else self.plates.linear_rgb(plate))
+                guide = self._edge_guide(kept) if kept else self._prepared_guide(self.plates.linear_rgb(plate))
         with step("refinement" if self.refine else "upsampling"):
             mattes = {name: self._full_resolution(plane, guide) for name, plane in logits[frame].items()}
         with step("overlaps"):
             return plate, resolve_overlaps(mattes, self.overlap)
 
-    def _edge_guide(self, linear_rgb: np.ndarray) -> PreparedGuide:
+    def _edge_guide(self, kept: KeptPlate) -> PreparedGuide:
+        """A kept plate's prepared guide, made on first use and kept with the plate."""
+        guide = kept.prepared_guides.get(self.network_geometry)
+        if guide is None:
+            guide = kept.prepared_guides[self.network_geometry] = self._prepared_guide(kept.linear_rgb)
+        return guide
+
+    def _prepared_guide(self, linear_rgb: np.ndarray) -> PreparedGuide:
         """The plate prepared once per frame for every instance's edge refinement.
 
         Logits come at stride 4 or, after stabilisation, at the network size, but they hold no

@@ -129,3 +129,66 @@ def test_wheel_zooms_about_the_cursor_and_middle_drag_pans(qtbot):
     move(canvas, QPoint(130, 90))
     qtbot.mouseRelease(canvas, Qt.MiddleButton, Qt.NoModifier, QPoint(130, 90))
     assert (canvas.view.pan_x, canvas.view.pan_y) == pytest.approx((pan[0] + 30, pan[1] - 10))
+
+
+def _painted_directly(canvas: PlateCanvas, frame: DisplayFrame, overlay) -> np.ndarray:
+    """What the canvas would show drawing the frame and overlay straight through the view."""
+    from PyQt5.QtCore import QPointF
+    from PyQt5.QtGui import QColor, QImage, QPainter
+
+    image = QImage(canvas.width(), canvas.height(), QImage.Format_ARGB32_Premultiplied)
+    image.fill(QColor(38, 38, 38))
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.SmoothPixmapTransform, True)
+    painter.translate(canvas.view.pan_x, canvas.view.pan_y)
+    painter.scale(canvas.view.scale_x, canvas.view.zoom)
+    painter.drawImage(QPointF(frame.offset_x, frame.offset_y), frame.image)
+    painter.drawImage(QPointF(0, 0), overlay)
+    painter.end()
+    return _rgb(image)
+
+
+def _rgb(image) -> np.ndarray:
+    from PyQt5.QtGui import QImage
+
+    image = image.convertToFormat(QImage.Format_RGB888)
+    pointer = image.constBits()
+    pointer.setsize(image.byteCount())
+    rows = np.frombuffer(pointer, np.uint8).reshape(image.height(), image.bytesPerLine())
+    return rows[:, :3 * image.width()].reshape(image.height(), image.width(), 3).astype(int)
+
+
+def test_below_one_to_one_the_kept_scaled_scene_matches_direct_drawing_and_follows_changes(qtbot):
+    """Zoomed out, the canvas draws a scaled copy it keeps (`_scaled_scene`): the same pixels as
+    drawing through the view, a pan reuses it, and a new overlay replaces it."""
+    from rmpsam_plugin.editor.display import overlay_image
+
+    canvas = PlateCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(420, 300)
+    canvas.show()
+    canvas.set_plate(120, 80, 2.0)
+    frame = index_frame((-8, -6), (136, 92))
+    canvas.set_frame(frame)
+    matte = np.zeros((80, 120), np.float32)
+    matte[20:60, 30:90] = 1.0
+    canvas.overlays = [overlay_image(matte, (0, 0, 255))]
+    canvas.set_view(ViewTransform(0.7, 33.3, 41.6, 2.0))
+    shown = _rgb(canvas.grab().toImage())
+    expected = _painted_directly(canvas, frame, canvas.overlays[0])
+    inside = np.zeros(shown.shape[:2], bool)  # away from the dashed display-window outline
+    left, top = canvas.view.to_screen(2, 2)
+    right, bottom = canvas.view.to_screen(118, 78)
+    inside[math.ceil(top):int(bottom), math.ceil(left):int(right)] = True
+    assert np.abs(shown - expected)[inside].max() <= 1
+    centre_x, centre_y = map(int, canvas.view.to_screen(60, 40))
+    assert shown[centre_y, centre_x, 2] > 100  # blue: the overlay
+    kept = canvas._scene_cache[2]
+    canvas.set_view(canvas.view.panned(5, -3))
+    canvas.grab()
+    assert canvas._scene_cache[2] is kept
+    canvas.overlays = [overlay_image(np.zeros_like(matte), (0, 0, 255))]
+    canvas.update()
+    cleared = _rgb(canvas.grab().toImage())
+    centre_x, centre_y = map(int, canvas.view.to_screen(60, 40))
+    assert cleared[centre_y, centre_x, 2] == 0

@@ -95,22 +95,32 @@ class VideoSession:
     # ---- opening -----------------------------------------------------------------------------
     @classmethod
     def open(cls, plate: str | Path, *, layer: str = "rgba", colour_space: str | None = None,
-             frames: tuple[int, int] | None = None, model: LoadedModel | None = None, **options) -> VideoSession:
+             frames: tuple[int, int] | None = None, model: LoadedModel | None = None, allow_gaps: bool = False,
+             **options) -> VideoSession:
         """A plate sequence, written as `run` takes it (`shot.####.exr`, `%04d`, `$F4`...).
-        Every frame's header is checked now: a missing frame or layer is an `InputError` naming it."""
+        Every frame's header is checked now: a missing frame or layer is an `InputError` naming it.
+
+        `allow_gaps`: frames absent on disk (a render still filling in) are allowed, for a tool
+        that prompts the frames it has, as the editor does; a prompt, propagation or write that
+        needs an absent frame raises an `InputError` naming it then."""
         sequence = find_sequence(plate)
         first, last = frames or (sequence.first, sequence.last)
-        report = inspect_sequence(sequence, layer, read_pixels=False)
+        report = inspect_sequence(sequence, layer, read_pixels=False, allow_gaps=allow_gaps)
         problems = [p for p in report.problems if p.frame is None or first <= p.frame <= last]
         if problems:
             raise problems[0]
         if not (sequence.first <= first <= last <= sequence.last):
             raise InputError(f"frames {first}-{last} reach outside the sequence's frames {sequence.first}-{sequence.last}")
+        present = [frame for frame in range(first, last + 1) if frame in report.headers]
+        if not present:
+            raise InputError(f"no frame of {first}-{last} of {sequence.pattern} exists on disk")
 
         def read(frame: int) -> Plate:
+            if frame not in report.headers:
+                raise InputError(f"frame {frame} is missing: {sequence.path(frame)}")
             return read_plate(sequence.path(frame), layer, frame=frame)
 
-        shot = _Shot(read, report.headers[first], range(first, last + 1), colour_space, sequence.pattern)
+        shot = _Shot(read, report.headers[present[0]], range(first, last + 1), colour_space, sequence.pattern)
         return cls(shot, model, **options)
 
     @classmethod

@@ -84,6 +84,7 @@ def run(edits: int = 50, width: int = 2048, height: int = 1080, long_side: int =
                 _wait(app, lambda: not window.preview.busy, answers)
             cold, warm = shown[0], shown[1:]
         finally:
+            window.store.undo_stack.setClean()  # nothing to keep: no unsaved-edits question
             window.close()
     ordered = sorted(warm)
     return {"plate": [width, height], "network_long_side": long_side, "weights": "released layout, random",

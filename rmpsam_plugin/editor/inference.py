@@ -13,6 +13,9 @@ from rmpsam_plugin import VideoSession, load_model
 
 def open_session(pattern: str, layer: str, colour_space: str | None, weights: str | None, size: int | None,
                  device: str) -> VideoSession:
-    """Load the network `run` would use (`--weights`, else configured, else shipped) and open the plate."""
+    """Load the network `run` would use (`--weights`, else configured, else shipped) and open the
+    plate; frames missing on disk are allowed (the editor shows them as missing and takes no
+    prompts there), so the preview works on the frames a render has written so far."""
     model = load_model(weights, device)
-    return VideoSession.open(pattern, layer=layer, colour_space=colour_space, model=model, size=size, device=device)
+    return VideoSession.open(pattern, layer=layer, colour_space=colour_space, model=model, size=size, device=device,
+                             allow_gaps=True)

@@ -551,7 +551,29 @@ class EditorWindow(QMainWindow):
             self.preview.deleteLater()
             self.preview = None
 
+    def keep_unsaved_edits(self) -> bool:
+        """Before the window closes with edits not saved: Save (closes only if the save worked),
+        Discard, or Cancel (the window stays open). True when it may close."""
+        if self.store.undo_stack.isClean():
+            return True
+        name = self.store.path.name if self.store.path else "The prompts"
+        box = QMessageBox(QMessageBox.Question, "Unsaved prompts", f"{name} has edits that are not saved.",
+                          QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, self)
+        box.setInformativeText("Save them before closing?")
+        box.setDefaultButton(QMessageBox.Save)
+        answer = self.ask(box)
+        if answer == QMessageBox.Save:
+            return self.save()
+        return answer == QMessageBox.Discard
+
+    def ask(self, box: QMessageBox) -> int:
+        """A modal question's answer (the one place the editor waits on the artist; tests answer here)."""
+        return box.exec_()
+
     def closeEvent(self, event) -> None:
+        if not self.keep_unsaved_edits():
+            event.ignore()
+            return
         self.play_timer.stop()
         self.cancel_run()
         self._close_preview()

@@ -143,3 +143,21 @@ def test_opening_a_missing_sequence_names_it(tmp_path, model):
     with pytest.raises(InputError, match="nothing.####.exr|nothing") as caught:
         VideoSession.open(tmp_path / "nothing.####.exr", model=model)
     assert caught.value.exit_code == 3
+
+
+def test_a_plate_with_gaps_opens_with_allow_gaps_and_names_the_missing_frame_when_needed(api_shot, model, tmp_path):
+    gappy = tmp_path / "gappy"
+    gappy.mkdir()
+    for frame in FRAMES:
+        if frame != 1003:
+            (gappy / f"plate.{frame}.exr").symlink_to(api_shot / f"plate.{frame}.exr")
+    with pytest.raises(InputError, match="frame 1003 is missing"):
+        VideoSession.open(gappy / "plate.####.exr", model=model)
+    with VideoSession.open(gappy / "plate.####.exr", model=model, allow_gaps=True) as session:
+        assert session.frames == FRAMES
+        matte = session.set_prompts(1001, "a", clicks=[(50.0, 40.0)])
+        with VideoSession.open(api_shot / "plate.####.exr", model=model) as whole:
+            np.testing.assert_array_equal(matte, whole.set_prompts(1001, "a", clicks=[(50.0, 40.0)]))
+        with pytest.raises(InputError, match="frame 1003 is missing") as caught:
+            list(session.propagate())
+        assert caught.value.exit_code == 3

@@ -35,7 +35,8 @@ def make_window(qtbot, tiny_weights):
 
     def make(session_factory=default_session_factory, options=None):
         window = EditorWindow(options or EditorOptions(weights=str(tiny_weights)), session_factory)
-        qtbot.addWidget(window)
+        # pytest-qt closes its widgets before fixtures end: nothing to keep, so no unsaved-edits question
+        qtbot.addWidget(window, before_close_func=lambda w: w.store.undo_stack.setClean())
         window.resize(1000, 700)
         window.show()
         made.append(window)
@@ -43,4 +44,5 @@ def make_window(qtbot, tiny_weights):
 
     yield make
     for window in made:
+        window.store.undo_stack.setClean()  # nothing to keep: no unsaved-edits question
         window.close()

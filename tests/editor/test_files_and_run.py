@@ -60,6 +60,12 @@ def test_missing_frames_get_a_dialog_and_show_as_missing(qtbot, make_window, sho
     assert window.canvas.message == "frame 1002 is missing on disk"
     window.on_click(10.0, 10.0, False)
     assert window.store.state == ()
+    window.go_to(1001)  # the live preview still works on the frames that exist
+    wait_idle(qtbot, window)
+    window.on_click(50.0, 40.0, False)
+    qtbot.waitUntil(lambda: len(window.canvas.overlays) == 1, timeout=WAIT_MS)
+    uid = window.store.state[0].uid
+    assert window.preview.matte(uid, 1001).shape == (96, 160)
 
 
 def test_saved_prompts_run_unchanged_and_the_results_come_back(qtbot, make_window, shot, tiny_weights):
@@ -120,3 +126,26 @@ def test_edit_without_pyqt5_says_how_to_install_it(monkeypatch):
     result = CliRunner().invoke(main, ["edit", "plate.####.exr"])
     assert result.exit_code == 2
     assert 'pip install -e ".[gui]"' in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("answer", ["Cancel", "Discard", "Save"])
+def test_closing_with_unsaved_edits_asks_and_loses_nothing(qtbot, make_window, shot, monkeypatch, answer):
+    from PyQt5.QtWidgets import QMessageBox
+
+    window = make_window()
+    assert window.open_plate(str(shot / "plate.####.exr"))
+    window.open_prompts(shot / "prompts.json")
+    before = (shot / "prompts.json").read_bytes()
+    asked = []
+    monkeypatch.setattr(window, "ask", lambda box: asked.append(box.text()) or getattr(QMessageBox, answer))
+    window.instances.add("extra")
+    window.on_click(20.0, 20.0, False)
+    closed = window.close()
+    assert asked == ["prompts.json has edits that are not saved."]
+    assert closed == (answer != "Cancel") and window.isVisible() == (answer == "Cancel")
+    saved = load_prompts(shot / "prompts.json")
+    assert ("extra" in saved.names) == (answer == "Save")
+    if answer != "Save":
+        assert (shot / "prompts.json").read_bytes() == before
+    if answer == "Cancel":  # saved since: closes without asking again
+        assert window.save() and window.close() and len(asked) == 1

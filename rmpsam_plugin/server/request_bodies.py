@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rmpsam_plugin.mattes.overlaps import OVERLAPS
 from rmpsam_plugin.server.http_errors import bad_request
 from rmpsam_plugin.server.matte_encoding import ENCODINGS
 from rmpsam_plugin.server.plate_frames import PlateSummary
@@ -133,6 +134,7 @@ class JobRequest:
     cryptomatte: bool | None = None
     passthrough: bool = False
     threads: int | None = None
+    overlap: str | None = None  # `run --overlap`: independent or exclusive; None: run's default
 
     def run_arguments(self) -> list[str]:
         """The arguments after `run PLATE`, in the CLI's own option names."""
@@ -147,10 +149,12 @@ class JobRequest:
             arguments.append("--passthrough")
         if self.threads is not None:
             arguments += ["--threads", str(self.threads)]
+        if self.overlap is not None:
+            arguments += ["--overlap", self.overlap]
         return arguments
 
 
-_JOB_FIELDS = {"prompts", "output", "frames", "instances", "cryptomatte", "passthrough", "threads"}
+_JOB_FIELDS = {"prompts", "output", "frames", "instances", "cryptomatte", "passthrough", "threads", "overlap"}
 
 
 def _text(body: dict, name: str, required: bool) -> str | None:
@@ -211,4 +215,12 @@ def parse_job_request(body: dict) -> JobRequest:
         cryptomatte=_flag(body, "cryptomatte"),
         passthrough=bool(_flag(body, "passthrough")),
         threads=_positive_integer(body, "threads"),
+        overlap=_choice(body, "overlap", OVERLAPS),
     )
+
+
+def _choice(body: dict, name: str, choices: tuple[str, ...]) -> str | None:
+    value = body.get(name)
+    if value is not None and value not in choices:
+        raise bad_request(f"{name} must be one of {', '.join(choices)}, got {shown(value)}", name)
+    return value

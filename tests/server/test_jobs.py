@@ -6,7 +6,9 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from exr_channels import read_channels
 from preview_client import FIRST_FRAME, NUM_FRAMES, wait_until
 
 FRAMES = range(FIRST_FRAME, FIRST_FRAME + NUM_FRAMES)
@@ -35,7 +37,7 @@ def start_job(server, prompts, output, **options) -> dict:
 
 
 def test_a_job_streams_its_progress_to_completion_and_writes_every_frame(server, shot_dir, tmp_path):
-    job = start_job(server, shot_dir / "prompts.json", tmp_path / "m.####.exr")
+    job = start_job(server, shot_dir / "prompts.json", tmp_path / "m.####.exr", overlap="exclusive")
     events = list(server.stream_lines(f"/jobs/{job['id']}/events", timeout=JOB_TIMEOUT_S))
     kinds = [event["event"] for event in events]
     assert kinds[0] == "start" and events[0]["frames"] == NUM_FRAMES, events[:2]
@@ -47,6 +49,11 @@ def test_a_job_streams_its_progress_to_completion_and_writes_every_frame(server,
     assert sorted(path.name for path in tmp_path.glob("m.*.exr")) == [f"m.{frame}.exr" for frame in FRAMES]
     # the job ran the server's plate with the server's weights: nothing of it came from the client
     assert "--weights" in status["command"] and str(shot_dir / "plate.####.exr") in status["command"]
+    assert "--overlap exclusive" in " ".join(status["command"])
+    for path in tmp_path.glob("m.*.exr"):  # the client's overlap rule reached the mattes: they share pixels
+        channels = read_channels(path)
+        mattes = [plane for name, plane in channels.items() if name.endswith(".A") and "crypto" not in name.lower()]
+        assert len(mattes) == 2 and float(np.max(np.sum(mattes, axis=0))) <= 1.0
     # a stream opened after the end replays everything and ends at once
     assert list(server.stream_lines(f"/jobs/{job['id']}/events", timeout=30)) == events
 

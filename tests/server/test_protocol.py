@@ -143,6 +143,7 @@ def test_wrong_fields_leave_the_server_serving(server):
     ({"prompts": "p.json", "output": "o.####.exr", "cryptomatte": "yes"}, "cryptomatte"),
     ({"prompts": "p.json", "output": "o.####.exr", "instances": "a,b"}, "instances"),
     ({"prompts": "p.json", "output": "o.####.exr", "plate": "/etc/passwd"}, "plate"),
+    ({"prompts": "p.json", "output": "o.####.exr", "overlap": "share"}, "overlap"),
 ])
 def test_a_wrong_job_field_is_a_400_naming_the_field(server, body, field):
     assert_error(server.request("POST", "/jobs", body), 400, "bad_request", field=field, says=(field,))

@@ -23,13 +23,14 @@ from typing import Callable
 
 import numpy as np
 
-from rmpsam_model.loading import LoadedModel, load_model
+from rmpsam_model.loading import LoadedModel
 from rmpsam_model.preprocess import InferenceSize
 from rmpsam_plugin.errors import InputError
 from rmpsam_plugin.images.geometry import PlateGeometry, Window
 from rmpsam_plugin.images.layer_names import CRYPTOMATTE_LAYER
 from rmpsam_plugin.images.reader import Layer, Plate, PlateHeader, read_plate
 from rmpsam_plugin.images.sequences import find_sequence, inspect_sequence
+from rmpsam_plugin.job.precision import DEFAULT_PRECISION, check_precision, model_in_precision
 from rmpsam_plugin.mattes.overlaps import DEFAULT_OVERLAP, OVERLAPS
 from rmpsam_plugin.mattes.plate_source import KeptPlate, PlateSource
 from rmpsam_plugin.mattes.shot_mattes import ShotMattes, network_predictor
@@ -70,12 +71,17 @@ class VideoSession:
     def __init__(self, shot: _Shot, model: LoadedModel | None = None, *, device: str = "cpu",
                  size: int | None = None, tracker: str = DEFAULT_TRACKER, blend: str = "linear",
                  temporal: bool = True, refine_edges: bool = True, overlap: str = DEFAULT_OVERLAP,
-                 feature_cache_gib: float = 4.0) -> None:
+                 feature_cache_gib: float = 4.0, precision: str = DEFAULT_PRECISION) -> None:
         """Use `VideoSession.open` or `VideoSession.from_arrays`; `model` from `load_model()`
-        (default: the configured weights, else the shipped model). The options are `run`'s."""
+        (default: the configured weights, else the shipped model). The options are `run`'s.
+
+        `precision="int8"`: the backbone quantised, run by ONNX Runtime on the CPU (`run
+        --precision`; the `int8` extra; not with a CUDA `device`). A `model` given must already be
+        in that precision (`with_precision(load_model(), "int8")`, which sessions can share)."""
         if overlap not in OVERLAPS:
             raise InputError(f"overlap must be one of {', '.join(OVERLAPS)}, not {overlap!r}")
-        self.model = model or load_model(None)
+        check_precision(precision, device)
+        self.model = model_in_precision(model, precision)
         self._shot = shot
         self._options = {"tracker": tracker, "blend": blend, "temporal": temporal, "refine_edges": refine_edges,
                          "overlap": overlap}
@@ -181,7 +187,10 @@ class VideoSession:
     def set_prompts(self, frame: int, instance: str, *, clicks: Sequence = (), negative: Sequence = (),
                     boxes: Sequence = (), mask: np.ndarray | None = None) -> np.ndarray:
         """Make `frame` a keyframe of `instance` with exactly these prompts (replacing any there)
-        and return the instance's matte on it: the keyframe's matte exactly as `write` stores it."""
+        and return the instance's matte on it: the keyframe's matte exactly as `write` stores it.
+        With `overlap="exclusive"` it is the instance's matte before the sharing: the instances it
+        would share pixels with are carried to this frame only by `propagate`/`write`, which an
+        edit does not wait for (they give the shared mattes)."""
         with self._lock:
             keyframe = Keyframe(frame, positive_clicks=np.asarray(clicks, np.float64).reshape(-1, 2),
                                 negative_clicks=np.asarray(negative, np.float64).reshape(-1, 2),

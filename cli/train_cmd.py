@@ -33,6 +33,7 @@ from rmpsam_model.training import (
 from rmpsam_model.vocabulary import load_vocabulary
 from rmpsam_plugin.errors import InputError
 from rmpsam_plugin.training_data import (
+    RepeatedBatch,
     StudioSource,
     SyntheticImageSource,
     random_class_table,
@@ -83,8 +84,10 @@ def train() -> None:
               help="Network sizes.")
 @click.option("--init", "init_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Start from these weights (a weights.safetensors of an earlier run) instead of random ones.")
+@click.option("--overfit-batch", is_flag=True,
+              help="Train on one fixed batch (the overfitting check: can the model and losses fit it?).")
 def synthetic(out_dir, steps, batch_size, learning_rate, checkpoint_every, log_every, device, seed, threads, half,
-              resume, quiet, size, preset, init_path) -> None:
+              resume, quiet, size, preset, init_path, overfit_batch) -> None:
     """Train a network from scratch (or on from --init) on freshly generated synthetic shots."""
     names = synthetic_class_names()
     network = replace(NETWORK_PRESETS[preset], num_classes=len(names))
@@ -97,9 +100,11 @@ def synthetic(out_dir, steps, batch_size, learning_rate, checkpoint_every, log_e
         table = random_class_table(len(names), network.text_dim, seed)
     # Continued runs draw fresh shots: seeds beyond any earlier run's of the same length.
     source = SyntheticImageSource(config.batch_size, size, seed_offset=10_000_000 if init_path else 0)
+    if overfit_batch:
+        source = RepeatedBatch(source)
     _run(model, table, names, source, config, out_dir, InferenceSize(size, 4 * size), threads, half, resume, quiet,
          {"source": "synthetic", "image_size": size, "preset": preset,
-          **({"init": str(init_path)} if init_path else {})})
+          **({"init": str(init_path)} if init_path else {}), **({"overfit_batch": True} if overfit_batch else {})})
 
 
 def _initial_weights(path: Path) -> tuple[RMPSAM, torch.Tensor]:

@@ -86,6 +86,23 @@ class SyntheticImageSource:
         return _to_batch(images, mattes, classes, InferenceSize(self.image_size, 4 * self.image_size))
 
 
+class RepeatedBatch:
+    """The first batch of `source`, returned at every step (`train synthetic --overfit-batch`).
+
+    The overfitting check: a model and losses that can learn reach a near-perfect IoU on one fixed
+    batch within a few hundred steps (the prompts still vary, drawn per step). When they do, a
+    full run that stalls is limited by data, capacity or schedule, not by a bug in the losses."""
+
+    def __init__(self, source) -> None:
+        self.source = source
+        self._batch: TrainingBatch | None = None
+
+    def __call__(self, step: int) -> TrainingBatch:
+        if self._batch is None:
+            self._batch = self.source(0)
+        return self._batch
+
+
 def synthetic_class_names() -> list[str]:
     return list(CLASS_NAMES)
 

@@ -15,7 +15,7 @@ from rmpsam_model.network import RMPSAM
 from rmpsam_model.shipped import load_weights_file
 from rmpsam_model.training import Trainer, TrainingConfig
 from rmpsam_plugin.synthetic import generate_shot, write_shot
-from rmpsam_plugin.training_data import SyntheticImageSource, random_class_table
+from rmpsam_plugin.training_data import RepeatedBatch, SyntheticImageSource, random_class_table
 
 EXECUTABLE = Path(sys.executable).parent / "rmpsam-matte"
 TINY = RMPSAMConfig(backbone_width=8, blocks_per_stage=(1, 1, 1, 1), aggregation_width=16, decoder_width=64,
@@ -34,8 +34,9 @@ def _trainer(out_dir: Path, source, steps: int, seed: int = 0) -> Trainer:
 
 
 def test_losses_decrease_on_a_fixed_batch(tmp_path):
-    batch = SyntheticImageSource(batch_size=2, image_size=64)(0)
-    trainer = _trainer(tmp_path, lambda step: batch, steps=40)
+    source = RepeatedBatch(SyntheticImageSource(batch_size=2, image_size=64))  # `train synthetic --overfit-batch`
+    assert source(7) is source(0)
+    trainer = _trainer(tmp_path, source, steps=40)
     trainer.run()
     losses = [entry["loss"] for entry in _read_log(tmp_path)]
     assert len(losses) == 40
@@ -85,9 +86,10 @@ def test_finetune_from_the_released_format_fixture(tmp_path, official_fixtures):
 
 def test_a_synthetic_run_continues_from_earlier_weights(tmp_path):
     common = ["--steps", "2", "--batch-size", "1", "--size", "64", "--config", "parity-tiny", "--quiet", "--threads", "1"]
-    first = subprocess.run([str(EXECUTABLE), "train", "synthetic", "--out", str(tmp_path / "a"), *common],
+    first = subprocess.run([str(EXECUTABLE), "train", "synthetic", "--out", str(tmp_path / "a"), "--overfit-batch", *common],
                            capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr
+    assert json.loads((tmp_path / "a" / "training.json").read_text())["overfit_batch"] is True
     start = tmp_path / "a" / "weights.safetensors"
     second = subprocess.run([str(EXECUTABLE), "train", "synthetic", "--out", str(tmp_path / "b"), "--init", str(start),
                              *common], capture_output=True, text=True, timeout=600)

@@ -229,8 +229,8 @@ def _settings(plate, prompts, output, frames, weights, device, threads, run_args
         instances=tuple(name.strip() for name in p["instances"].split(",")) if p["instances"] else None,
         size=p["size"], feature_cache_gib=p["feature_cache_gib"], layer=p["layer"], colour_space=p["colour_space"],
         cryptomatte=p["cryptomatte"], passthrough=p["passthrough"], tracker=p["tracker"], blend=p["blend"],
-        refine_edges=p["refine_edges"], temporal=p["temporal"], compression=p["compression"],
-        pixel_type=p["pixel_type"],
+        refine_edges=p["refine_edges"], temporal=p["temporal"], overlap=p["overlap"], compression=p["compression"],
+        pixel_type=p["pixel_type"], precision=p["precision"],
     )
 
 

@@ -13,7 +13,9 @@ import click
 
 from rmpsam_cli import exit_codes
 from rmpsam_cli.options import frame_range
+from rmpsam_model.int8 import PRECISIONS
 from rmpsam_plugin.errors import MatteToolError
+from rmpsam_plugin.job.precision import DEFAULT_PRECISION
 from rmpsam_plugin.job.run import run_job
 from rmpsam_plugin.job.settings import RunSettings
 from rmpsam_plugin.mattes.overlaps import DEFAULT_OVERLAP, OVERLAPS
@@ -64,13 +66,16 @@ from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER, TRACKERS
 @click.option("--overlap", type=click.Choice(OVERLAPS), default=DEFAULT_OVERLAP, show_default=True,
               help="Where instances claim one pixel: keep each matte as the network gave it, or share the pixel "
                    "by the network's evidence so mattes sum to at most 1 (README: Overlaps).")
+@click.option("--precision", type=click.Choice(PRECISIONS), default=DEFAULT_PRECISION, show_default=True,
+              help="The backbone's arithmetic: int8 runs it quantised through ONNX Runtime on the CPU (the int8 "
+                   "extra; not with --device cuda). Recorded in every frame: a rerun with the other rewrites them.")
 @click.option("--dry-run", is_flag=True, help="Check everything and print the plan; compute nothing.")
 @click.option("--progress", type=click.Choice(["bar", "json", "none"]), default="bar", show_default=True,
               help="A bar for people, JSON lines on stdout for machines.")
 def run(plate, prompts_path, auto, classes, min_score, output, frames, segment, instances, size, device, threads,
         feature_cache_gib, layer, colour_space,
         cryptomatte, passthrough, compression, pixel_type, weights, tracker, blend, refine_edges, temporal, overlap,
-        dry_run, progress) -> None:
+        precision, dry_run, progress) -> None:
     """Matte every prompted instance of PLATE (a sequence pattern: shot.####.exr, shot.%04d.exr...)."""
     if auto == (prompts_path is not None):
         raise click.UsageError("give either --prompts FILE or --auto --classes NAMES")
@@ -85,7 +90,7 @@ def run(plate, prompts_path, auto, classes, min_score, output, frames, segment, 
         size=size, device=device, threads=threads, feature_cache_gib=feature_cache_gib, layer=layer, colour_space=colour_space,
         cryptomatte=cryptomatte, passthrough=passthrough, weights=weights, tracker=tracker, blend=blend,
         refine_edges=refine_edges, temporal=temporal, overlap=overlap, min_score=min_score, compression=compression,
-        pixel_type=pixel_type,
+        pixel_type=pixel_type, precision=precision,
         auto_classes=tuple(name.strip() for name in classes.split(",")) if auto else None,
     )
     try:

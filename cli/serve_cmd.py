@@ -25,11 +25,13 @@ import torch
 
 from rmpsam_cli.exit_codes import BAD_INPUT
 from rmpsam_model.checkpoint_errors import CheckpointError
+from rmpsam_model.int8 import PRECISIONS
 from rmpsam_model.loading import load_model
 from rmpsam_model.predictor import RMPSAMPredictor
 from rmpsam_model.preprocess import InferenceSize
 from rmpsam_plugin.errors import InputError
 from rmpsam_plugin.images.reader import DEFAULT_LAYER
+from rmpsam_plugin.job.precision import DEFAULT_PRECISION, check_precision, with_precision
 from rmpsam_plugin.server.app import (
     DEFAULT_REQUEST_TIMEOUT_S,
     LOOPBACK_HOST,
@@ -86,10 +88,12 @@ from rmpsam_plugin.server.sessions import PreviewSession
 @click.option("--threads", type=click.IntRange(min=1),
               help="torch intra-op threads, at most the cores (default: torch's choice).")
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
+@click.option("--precision", type=click.Choice(PRECISIONS), default=DEFAULT_PRECISION, show_default=True,
+              help="The backbone's arithmetic, as `run --precision` (int8: CPU only, the int8 extra); jobs inherit it.")
 def serve(plate_pattern: str, weights: Path | None, host: str, port: int, idle_timeout_s: float,
           token_file: Path | None, output_root: Path | None, max_jobs: int, max_prompts: int,
           request_timeout_s: float, job_memory_gib: float | None, size: int | None, layer: str,
-          colour_space: str | None, cache_frames: int, threads: int | None, device: str) -> None:
+          colour_space: str | None, cache_frames: int, threads: int | None, device: str, precision: str) -> None:
     """Keep the network warm and answer clicks on PLATE over loopback HTTP, token-protected.
 
     Limits: job outputs only inside --output-root, --max-jobs jobs at once (429 beyond),
@@ -104,7 +108,8 @@ def serve(plate_pattern: str, weights: Path | None, host: str, port: int, idle_t
     if threads is not None:
         torch.set_num_threads(min(threads, available_cores()))
     try:
-        loaded = load_model(weights)  # fused for inference, as `run` runs it
+        check_precision(precision, device)  # before seconds of loading
+        loaded = with_precision(load_model(weights), precision)  # fused for inference, as `run` runs it
         # The same size rule as `run` (JobRunner): --size is the long side of the network image.
         inference_size = InferenceSize(size, size) if size is not None else loaded.inference_size
         frames = PlateFrames(plate_pattern, inference_size, layer, colour_space)
@@ -119,7 +124,7 @@ def serve(plate_pattern: str, weights: Path | None, host: str, port: int, idle_t
         memory_limit = int(job_memory_gib * 2**30) if job_memory_gib > 0 else None
     predictor = RMPSAMPredictor(loaded.model, inference_size, device=device, max_cached_frames=cache_frames)
     token = new_token()
-    jobs = JobManager(plate_pattern, _job_arguments(loaded.path, size, layer, colour_space),
+    jobs = JobManager(plate_pattern, _job_arguments(loaded.path, size, layer, colour_space, precision),
                       paths=JobPaths(root, frames.sequence), max_running=max_jobs, memory_limit_bytes=memory_limit)
     try:
         server = PreviewServer(PreviewSession(predictor, frames), jobs, token, host=host, port=port,
@@ -129,7 +134,7 @@ def serve(plate_pattern: str, weights: Path | None, host: str, port: int, idle_t
         _fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
     announcement = {"event": "listening", "url": server.url, "port": server.port, "pid": os.getpid(),
                     "plate": frames.summary.as_dict(), "weights": str(loaded.path),
-                    "output_root": str(jobs.paths.root)}
+                    "precision": precision, "output_root": str(jobs.paths.root)}
     if token_file is not None:
         try:
             announcement["token_file"] = str(write_token_file(token_file, token))
@@ -148,9 +153,10 @@ def serve(plate_pattern: str, weights: Path | None, host: str, port: int, idle_t
     click.echo(json.dumps({"event": "stopped", "reason": reason}))
 
 
-def _job_arguments(weights: Path, size: int | None, layer: str, colour_space: str | None) -> list[str]:
+def _job_arguments(weights: Path, size: int | None, layer: str, colour_space: str | None,
+                   precision: str = DEFAULT_PRECISION) -> list[str]:
     """The `run` options a job inherits from the server, so it computes what the preview showed."""
-    arguments = ["--weights", str(weights), "--layer", layer]
+    arguments = ["--weights", str(weights), "--layer", layer, "--precision", precision]
     if size is not None:
         arguments += ["--size", str(size)]
     if colour_space is not None:

@@ -11,6 +11,10 @@ The public Python API (README "Python API"), importable from here:
 - `VideoSession.open(pattern)` or `VideoSession.from_arrays(frames)`: prompts in display-window
   pixels (`set_prompts`, `add_prompts`), then `propagate()` or `write()`.
 - `load_model(weights=None, device="cpu")`: the network, loaded once and shared.
+- Precision: `run_job(..., precision="int8")` and `VideoSession.open(..., precision="int8")` run
+  the backbone in int8 on the CPU (ONNX Runtime, the `int8` extra), as `run --precision int8`;
+  default float32. To share one int8 network, `with_precision(load_model(), "int8")` and pass
+  it as `model=` with the same `precision`.
 
 Names are imported on first use (PEP 562), so `import rmpsam_plugin.prompts` stays light.
 """
@@ -28,6 +32,7 @@ _EXPORTS = {
     "RunSettings": "rmpsam_plugin.job.settings",
     "load_model": "rmpsam_model",
     "LoadedModel": "rmpsam_model",
+    "with_precision": "rmpsam_plugin.job.precision",
     "MatteToolError": "rmpsam_plugin.errors",
     "InputError": "rmpsam_plugin.errors",
     "OutputError": "rmpsam_plugin.errors",

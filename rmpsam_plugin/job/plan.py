@@ -15,6 +15,7 @@ from rmpsam_plugin.images.geometry import Window
 from rmpsam_plugin.images.reader import PlateHeader
 from rmpsam_plugin.images.sequences import Sequence, find_sequence, inspect_sequence
 from rmpsam_plugin.job.output_safety import refuse_outputs_over_inputs
+from rmpsam_plugin.job.precision import check_precision
 from rmpsam_plugin.job.settings import RunSettings
 from rmpsam_plugin.mattes.overlaps import OVERLAPS
 from rmpsam_plugin.mattes.writer import output_template
@@ -65,6 +66,7 @@ class JobPlan:
 def plan_job(settings: RunSettings) -> JobPlan:
     if settings.overlap not in OVERLAPS:  # the CLI offers only these; a script may pass anything
         raise InputError(f"overlap must be one of {', '.join(OVERLAPS)}, not {settings.overlap!r}")
+    check_precision(settings.precision, settings.device)
     sequence = find_sequence(settings.plate)
     shot_range = _shot_range(settings, sequence)
     report = inspect_sequence(sequence, settings.layer, read_pixels=False)

@@ -4,15 +4,24 @@ int8 needs activation ranges measured on images like those the weights were trai
 has such images without any plate: its synthetic shot generator, with seeds from the training
 stream. The same few frames every time, so one weights file always gets the same int8 model and
 the model cache (per weights digest) stays valid.
+
+Where the option is taken: `rmpsam-matte run --precision` (`RunSettings.precision`, part of the
+settings that change mattes: every frame's `rmpsam/settings` header and the resume key), `run_job(
+precision=...)`, `VideoSession(..., precision=...)` and `rmpsam-matte serve --precision`. int8 runs
+the backbone on the CPU (ONNX Runtime), so it is refused with any other device, and without the
+`int8` extra installed (`check_precision`, an `InputError`: exit code 3).
 """
 
 from __future__ import annotations
 
+import importlib.util
+
 import torch
 
-from rmpsam_model.int8 import PRECISIONS, use_int8_backbone
-from rmpsam_model.loading import LoadedModel
+from rmpsam_model.int8 import PRECISIONS, Int8Backbone, use_int8_backbone
+from rmpsam_model.loading import LoadedModel, load_model
 from rmpsam_model.preprocess import InferenceGeometry, InferenceSize, prepare_image
+from rmpsam_plugin.errors import InputError
 from rmpsam_plugin.images.colour import linear_to_network_rgb
 from rmpsam_plugin.synthetic.shot import generate_shot
 from rmpsam_plugin.training_data import TRAIN_SEED_BASE
@@ -39,4 +48,38 @@ def with_precision(weights: LoadedModel, precision: str) -> LoadedModel:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     if precision == "int8":
         use_int8_backbone(weights.model, weights.digest, calibration_images(weights.inference_size))
+    return weights
+
+
+def check_precision(precision: str, device: str = "cpu") -> None:
+    """Refuse what cannot run, before any work: an unknown precision, int8 on a device other than
+    the CPU (its backbone is ONNX Runtime's CPU kernels), int8 without the `int8` extra."""
+    if precision not in PRECISIONS:
+        raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision != "int8":
+        return
+    if not str(device).startswith("cpu"):
+        raise InputError(f"--precision int8 runs the backbone on the CPU (ONNX Runtime's int8 kernels) and cannot be "
+                         f"combined with --device {device}: use --precision float32 on a GPU, or --device cpu")
+    missing = [name for name in ("onnxruntime", "onnx") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise InputError(f"--precision int8 needs {' and '.join(missing)}, which are not installed: "
+                         f"pip install 'rmpsam-matte[int8]' (the int8 extra), or use --precision float32")
+
+
+def precision_of(weights: LoadedModel) -> str:
+    """The precision `weights` runs in now: int8 once `with_precision` swapped its backbone."""
+    return "int8" if isinstance(weights.model.backbone, Int8Backbone) else "float32"
+
+
+def model_in_precision(weights: LoadedModel | None, precision: str, weights_path=None) -> LoadedModel:
+    """The network a job or session runs: `weights` as given (it must already be in `precision`: a
+    model shared by several callers is not changed behind their backs), else `weights_path` loaded
+    (`load_model`: configured, else shipped, when None) and put in `precision`."""
+    if weights is None:
+        return with_precision(load_model(weights_path), precision)
+    if precision_of(weights) != precision:
+        raise InputError(f"the model given runs in {precision_of(weights)}, the job asks for precision {precision}: "
+                         f"pass precision={precision_of(weights)!r}, or a model from "
+                         f"with_precision(load_model(...), {precision!r})")
     return weights

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Callable
 
 from rmpsam_model.checkpoint_errors import CheckpointError
-from rmpsam_model.loading import LoadedModel, load_model
+from rmpsam_model.loading import LoadedModel
 from rmpsam_plugin.errors import MatteToolError, WeightsError
 from rmpsam_plugin.job.plan import JobPlan, plan_job
+from rmpsam_plugin.job.precision import model_in_precision
 from rmpsam_plugin.job.progress import ProgressReporter
 from rmpsam_plugin.job.settings import RunSettings
 
@@ -56,7 +57,9 @@ def run_job(settings: RunSettings | None = None, *, on_progress: Callable[[dict]
     `settings` or keyword options (`job_settings`); `on_progress(event)` receives the events of
     `--progress json` as dicts; `progress="bar"` also draws the bar on stderr; `model` is a
     network from `load_model` already in memory (default: `settings.weights`, else the
-    configured weights, else the shipped model); `dry_run` checks and plans only (with `--auto`,
+    configured weights, else the shipped model); `precision="int8"` runs its backbone in int8 on
+    the CPU (`rmpsam_plugin.job.precision`; default float32): a `model` given must already be in
+    that precision (`with_precision(load_model(...), "int8")`), else `InputError`; `dry_run` checks and plans only (with `--auto`,
     also loads the weights and checks the classes). Raises `InputError` (exit code 3) or
     `OutputError` (4), after an `error` event; Ctrl-C raises `KeyboardInterrupt` as usual (the
     command exits 5 for it: rerunning resumes).
@@ -67,7 +70,7 @@ def run_job(settings: RunSettings | None = None, *, on_progress: Callable[[dict]
         plan = plan_job(settings)
         if dry_run and not settings.auto_classes:
             return JobResult(0, 0, plan.summary())
-        loaded = model or load_model(settings.weights)
+        loaded = model_in_precision(model, settings.precision, settings.weights)
         plan, predictor = _with_found_instances(plan, loaded, reporter, dry_run)
         if dry_run:
             return JobResult(0, 0, plan.summary())

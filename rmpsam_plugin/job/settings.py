@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from rmpsam_plugin.job.precision import DEFAULT_PRECISION
 from rmpsam_plugin.mattes.overlaps import DEFAULT_OVERLAP
 from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER
 
@@ -35,6 +36,7 @@ class RunSettings:
     pixel_type: str = "half"
     auto_classes: tuple[str, ...] | None = None  # prompt-free mode: find instances of these classes
     min_score: float = 0.5  # prompt-free mode: least detection confidence
+    precision: str = DEFAULT_PRECISION  # the backbone's arithmetic: float32, or int8 on the CPU (job.precision)
 
     def result_key(self) -> dict[str, object]:
         """The settings that change mattes (not where or how fast they are computed)."""
@@ -47,4 +49,5 @@ class RunSettings:
             "refine_edges": self.refine_edges,
             "temporal": self.temporal,
             "overlap": self.overlap,
+            "precision": self.precision,
         }

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from rmpsam_model.loading import load_model
-from rmpsam_plugin.bench.propagation_bench import run_propagation_benchmark
+from rmpsam_plugin.bench.propagation_bench import run_precision_comparison, run_propagation_benchmark
 from rmpsam_plugin.bench.table import format_table
 
 
@@ -16,15 +16,38 @@ from rmpsam_plugin.bench.table import format_table
 @click.option("--frames", default=12, show_default=True, help="Frames per shot; keyframes are the first and last.")
 @click.option("--size", default="384x216", show_default=True, help="Plate WIDTHxHEIGHT.")
 @click.option("--weights", type=click.Path(path_type=Path), help="Weights (default: configured, else shipped).")
-def propagation(shots: int, frames: int, size: str, weights: Path | None) -> None:
+@click.option("--compare-precision", is_flag=True,
+              help="Only the default scheme, run in float32 and in int8 (`run --precision`) on the same shots.")
+def propagation(shots: int, frames: int, size: str, weights: Path | None, compare_precision: bool) -> None:
     """J&F and dtSSD of each propagation scheme through the real job, on frames between keyframes.
 
     The first row (every frame decoded alone from the nearest keyframe's prompts) is the baseline.
+    With --compare-precision: the default scheme in float32 (the baseline) and in int8.
     """
     width, height = (int(v) for v in size.lower().split("x"))
+    if compare_precision:
+        _compare_precision(weights, shots, frames, height, width)
+        return
     scores = run_propagation_benchmark(load_model(weights), shots, frames, height, width)
     baseline = scores[0]
     rows = [[s.name, f"{s.j:.3f}", f"{s.f:.3f}", f"{s.jf:.3f}", f"{s.jf - baseline.jf:+.3f}", f"{s.dtssd:.2f}",
              f"{s.seconds_per_frame * 1e3:.0f}"] for s in scores]
     click.echo(f"{shots} held-out synthetic shots, {frames} frames at {width}x{height}, keyframes first and last")
     click.echo(format_table(["scheme", "J", "F", "J&F", "vs baseline", "dtSSD", "ms/frame"], rows))
+
+
+JF_DIFFERENCE_MAX, DTSSD_RELATIVE_MAX = 0.005, 0.02  # issue 15: int8 within these of float32
+
+
+def _compare_precision(weights: Path | None, shots: int, frames: int, height: int, width: int) -> None:
+    scores = run_precision_comparison(weights, shots, frames, height, width)
+    reference, quantised = scores["float32"], scores["int8"]
+    jf_difference = quantised.jf - reference.jf
+    dtssd_relative = quantised.dtssd / reference.dtssd - 1
+    rows = [[f"default scheme, {p}", f"{s.j:.3f}", f"{s.f:.3f}", f"{s.jf:.3f}", f"{s.dtssd:.2f}",
+             f"{s.seconds_per_frame * 1e3:.0f}"] for p, s in scores.items()]
+    click.echo(f"{shots} held-out synthetic shots, {frames} frames at {width}x{height}, keyframes first and last")
+    click.echo(format_table(["precision", "J", "F", "J&F", "dtSSD", "ms/frame"], rows))
+    click.echo(f"int8 - float32: J&F {jf_difference:+.4f} (target |x| <= {JF_DIFFERENCE_MAX}: "
+               f"{'met' if abs(jf_difference) <= JF_DIFFERENCE_MAX else 'not met'}), dtSSD {dtssd_relative:+.2%} "
+               f"(target |x| <= {DTSSD_RELATIVE_MAX:.0%}: {'met' if abs(dtssd_relative) <= DTSSD_RELATIVE_MAX else 'not met'})")

@@ -8,18 +8,26 @@ from pathlib import Path
 import click
 
 from rmpsam_model.loading import load_model
-from rmpsam_plugin.bench.quality_bench import measure_prompt_quality
+from rmpsam_plugin.bench.quality_bench import measure_precision_agreement, measure_prompt_quality
 from rmpsam_plugin.bench.table import format_table
+from rmpsam_plugin.job.precision import with_precision
 
 BOX_TARGET, CLICK_TARGET = 0.85, 0.75
+MASK_IOU_TARGET = 0.98  # issue 15: int8 prompt masks against float32's
 
 
 @click.command("quality")
 @click.option("--frames", default=40, show_default=True, help="Held-out synthetic frames.")
 @click.option("--weights", type=click.Path(path_type=Path), help="Weights (default: configured, else shipped).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of the table.")
-def quality(frames: int, weights: Path | None, as_json: bool) -> None:
+@click.option("--compare-precision", is_flag=True,
+              help="Run the prompts in float32 and in int8 (`run --precision`): both IoUs, and the int8 masks' IoU "
+                   "against the float32 ones.")
+def quality(frames: int, weights: Path | None, as_json: bool, compare_precision: bool) -> None:
     """Segmentation from a single prompt, against the targets the shipped weights are held to."""
+    if compare_precision:
+        _compare_precision(weights, frames, as_json)
+        return
     loaded = load_model(weights)
     result = measure_prompt_quality(loaded, frames)
     if as_json:
@@ -32,3 +40,21 @@ def quality(frames: int, weights: Path | None, as_json: bool) -> None:
     rows = [["one box", f"{result.box_iou:.3f}", f"{BOX_TARGET:.2f}", "yes" if result.box_iou >= BOX_TARGET else "no"],
             ["one click", f"{result.click_iou:.3f}", f"{CLICK_TARGET:.2f}", "yes" if result.click_iou >= CLICK_TARGET else "no"]]
     click.echo(format_table(["prompt", "mean IoU", "target", "met"], rows))
+
+
+def _compare_precision(weights: Path | None, frames: int, as_json: bool) -> None:
+    reference, quantised = load_model(weights), with_precision(load_model(weights), "int8")
+    result = measure_precision_agreement(reference, quantised, frames)
+    if as_json:
+        click.echo(json.dumps({"weights": str(reference.path), "frames": frames, "masks": result.masks,
+                               "mask_iou_int8_vs_float32": result.mask_iou,
+                               **{p: {"box_iou": q.box_iou, "click_iou": q.click_iou, "instances": q.instances}
+                                  for p, q in (("float32", result.reference), ("int8", result.other))}}))
+        return
+    click.echo(f"{reference.path.name}: {result.reference.instances} instances on {frames} held-out synthetic frames, "
+               f"float32 against int8")
+    rows = [[p, f"{q.box_iou:.3f}", f"{q.click_iou:.3f}"] for p, q in (("float32", result.reference), ("int8", result.other))]
+    click.echo(format_table(["precision", "box IoU", "click IoU"], rows))
+    met = "met" if result.mask_iou >= MASK_IOU_TARGET else "not met"
+    click.echo(f"int8 masks against float32 masks: mean IoU {result.mask_iou:.4f} over {result.masks} prompts "
+               f"(target >= {MASK_IOU_TARGET}: {met})")

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rmpsam_model.loading import LoadedModel
+from rmpsam_model.int8 import PRECISIONS
+from rmpsam_model.loading import LoadedModel, load_model
 from rmpsam_plugin.evaluation.scoring import (
     FIRST_FRAME,
     HELD_OUT_SEED_BASE,
@@ -24,6 +25,7 @@ from rmpsam_plugin.evaluation.scoring import (
     score,
     write_evaluation_shot,
 )
+from rmpsam_plugin.job.precision import with_precision
 from rmpsam_plugin.job.run import run_job
 
 SCHEMES: list[tuple[str, dict]] = [
@@ -35,6 +37,7 @@ SCHEMES: list[tuple[str, dict]] = [
     ("carried queries + temporal", {"tracker": "carried", "temporal": True}),
     ("released clip mode + temporal (default)", {"tracker": "clip", "temporal": True}),
 ]
+DEFAULT_SCHEME = SCHEMES[-1]
 
 
 @dataclass
@@ -70,3 +73,15 @@ def run_propagation_benchmark(weights: LoadedModel, num_shots: int = 3, num_fram
                 result = score(predicted, truth, scored)
                 totals[name].append((result.j, result.f, result.dtssd, seconds))
     return [SchemeScore(name, *np.mean(np.array(values), axis=0)) for name, values in totals.items()]
+
+
+def run_precision_comparison(weights_path: Path | None = None, num_shots: int = 3, num_frames: int = 12,
+                             height: int = 216, width: int = 384) -> dict[str, SchemeScore]:
+    """The default scheme in each precision (`run --precision`), the same held-out shots for both."""
+    name, options = DEFAULT_SCHEME
+    scores = {}
+    for precision in PRECISIONS:
+        weights = with_precision(load_model(weights_path), precision)
+        scheme = (f"{name}, {precision}", {**options, "precision": precision})
+        scores[precision] = run_propagation_benchmark(weights, num_shots, num_frames, height, width, [scheme])[0]
+    return scores

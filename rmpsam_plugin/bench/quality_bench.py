@@ -37,17 +37,17 @@ class PromptQuality:
     frames: int
 
 
-def measure_prompt_quality(weights: LoadedModel, num_frames: int = 40, image_size: int | None = None,
-                           max_objects: int = 5) -> PromptQuality:
+def prompt_masks(weights: LoadedModel, num_frames: int = 40, image_size: int | None = None, max_objects: int = 5):
+    """Per held-out frame with instances to prompt: (masks, truths), `masks` (2 * count, H, W)
+    bool, the click masks then the box masks, `truths` the count true masks. The same frames and
+    prompts on every call (fixed seeds), so two networks can be compared mask for mask."""
     size = weights.inference_size
     side = image_size or size.short_side
     predictor = RMPSAMPredictor(weights.model, size)
     rng = np.random.default_rng(0)
-    box_ious, click_ious = [], []
     for index in range(num_frames):
         seed = HELD_OUT_SEED_BASE + QUALITY_SEED_OFFSET + index
         shot = generate_shot(seed, 1, side, side, 1 + index % max_objects)
-        predictor.set_image(linear_to_network_rgb(shot.frames[0]))
         boxes, clicks, truths = [], [], []
         for matte in shot.mattes[0]:
             if (matte > 0.5).mean() < MIN_AREA_FRACTION:
@@ -57,9 +57,41 @@ def measure_prompt_quality(weights: LoadedModel, num_frames: int = 40, image_siz
             truths.append(matte > 0.5)
         if not truths:
             continue
+        predictor.set_image(linear_to_network_rgb(shot.frames[0]))
         prediction = predictor.predict_prompts(points=np.array(clicks), boxes=np.array(boxes))
-        mattes = prediction.masks.cpu().numpy()  # logits > 0, i.e. matte > 0.5
+        yield prediction.masks.cpu().numpy(), truths  # logits > 0, i.e. matte > 0.5
+
+
+def measure_prompt_quality(weights: LoadedModel, num_frames: int = 40, image_size: int | None = None,
+                           max_objects: int = 5) -> PromptQuality:
+    box_ious, click_ious = [], []
+    for mattes, truths in prompt_masks(weights, num_frames, image_size, max_objects):
         count = len(truths)
         click_ious += [region_similarity(mattes[i], truths[i]) for i in range(count)]
         box_ious += [region_similarity(mattes[count + i], truths[i]) for i in range(count)]
     return PromptQuality(float(np.mean(box_ious)), float(np.mean(click_ious)), len(box_ious), num_frames)
+
+
+@dataclass(frozen=True)
+class PrecisionAgreement:
+    """Two precisions of one network on the same prompts: each one's quality, and how alike their masks are."""
+
+    reference: PromptQuality  # float32
+    other: PromptQuality  # int8
+    mask_iou: float  # mean IoU of the other's mask against the reference's, every box and click prompt
+    masks: int
+
+
+def measure_precision_agreement(reference: LoadedModel, other: LoadedModel, num_frames: int = 40,
+                                image_size: int | None = None, max_objects: int = 5) -> PrecisionAgreement:
+    box, click, agreement = {0: [], 1: []}, {0: [], 1: []}, []
+    pairs = zip(prompt_masks(reference, num_frames, image_size, max_objects),
+                prompt_masks(other, num_frames, image_size, max_objects))
+    for (reference_masks, truths), (other_masks, _) in pairs:
+        count = len(truths)
+        for side, masks in enumerate((reference_masks, other_masks)):
+            click[side] += [region_similarity(masks[i], truths[i]) for i in range(count)]
+            box[side] += [region_similarity(masks[count + i], truths[i]) for i in range(count)]
+        agreement += [region_similarity(other_masks[i], reference_masks[i]) for i in range(2 * count)]
+    quality = [PromptQuality(float(np.mean(box[s])), float(np.mean(click[s])), len(box[s]), num_frames) for s in (0, 1)]
+    return PrecisionAgreement(quality[0], quality[1], float(np.mean(agreement)), len(agreement))

@@ -1,0 +1,44 @@
+"""`rmpsam-matte bench quality|propagation --compare-precision` on the tiny random network: both
+precisions measured on the same frames, the int8-against-float32 figures and the targets printed.
+(The shipped weights' numbers are in the README; here only the mechanics, in seconds.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rmpsam_model.int8 import CACHE_ENVIRONMENT
+
+pytest.importorskip("onnxruntime")
+
+COMMAND = Path(sys.executable).parent / "rmpsam-matte"
+
+
+def bench(*args, cache) -> subprocess.CompletedProcess:
+    environment = {**os.environ, CACHE_ENVIRONMENT: str(cache)}
+    return subprocess.run([str(COMMAND), "bench", *map(str, args)], capture_output=True, text=True, timeout=300,
+                          env=environment)
+
+
+def test_quality_and_propagation_compare_float32_with_int8(tiny_weights, tmp_path):
+    quality = bench("quality", "--compare-precision", "--frames", "3", "--weights", tiny_weights, "--json", cache=tmp_path)
+    assert quality.returncode == 0, quality.stderr
+    report = json.loads(quality.stdout)
+    assert report["masks"] == 2 * report["float32"]["instances"] > 0
+    assert 0.5 < report["mask_iou_int8_vs_float32"] <= 1.0
+    assert {"box_iou", "click_iou"} <= set(report["int8"])
+
+    propagation = bench("propagation", "--compare-precision", "--shots", "1", "--frames", "4", "--size", "160x96",
+                        "--weights", tiny_weights, cache=tmp_path)
+    assert propagation.returncode == 0, propagation.stderr
+    rows = re.findall(r"^default scheme, (float32|int8)\s+[\d.]+\s+[\d.]+\s+([\d.]+)\s+([\d.]+)", propagation.stdout,
+                      re.MULTILINE)
+    assert [row[0] for row in rows] == ["float32", "int8"], propagation.stdout
+    assert re.search(r"int8 - float32: J&F [+-][\d.]+ \(target \|x\| <= 0.005: (met|not met)\), dtSSD [+-][\d.]+%",
+                     propagation.stdout), propagation.stdout

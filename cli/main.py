@@ -4,6 +4,8 @@ The command layer is thin: it parses and validates arguments and calls `rmpsam_p
 Exit codes a farm can act on are defined in `rmpsam_cli.exit_codes`.
 """
 
+import signal
+
 import click
 
 from rmpsam_cli.allocator import keep_freed_memory
@@ -15,6 +17,11 @@ from rmpsam_plugin import __version__
 def main() -> None:
     """RMP-SAM roto mattes for image sequences."""
     keep_freed_memory()
+    # An interrupt (Ctrl-C, Nuke's Cancel, a farm manager's SIGINT) must stop a command even when
+    # its parent started it with SIGINT ignored, as a non-interactive shell does for a background
+    # job and nohup-style launchers do: Python keeps an inherited SIG_IGN, and a cancelled run
+    # would then write the whole shot. Each command turns KeyboardInterrupt into its exit code.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _register_subcommands() -> None:

@@ -19,6 +19,8 @@ import pytest
 from job_cli import EXECUTABLE, FIRST_FRAME, run_cli
 from test_run_cli import read_layers
 
+from rmpsam_cli.exit_codes import INTERRUPTED
+
 FRAMES = range(FIRST_FRAME, FIRST_FRAME + 8)  # keyframe segments 1001-1004 and 1005-1008
 
 
@@ -100,3 +102,24 @@ def test_segments_not_cut_at_keyframes_assemble_to_the_whole_run(reference, shot
         assert result.returncode == 0, result.stderr
         shutil.rmtree(pieces / ".rmpsam_cache")
     assert_same_mattes(pieces, reference)
+
+
+def test_an_interrupt_stops_the_run_even_when_its_parent_ignored_sigint(reference, shot_dir, tiny_weights, tmp_path):
+    """Cancel in Nuke (and a farm manager's stop) is SIGINT; a run started as a background job of
+    a non-interactive shell inherits SIGINT ignored, and once wrote the whole shot regardless."""
+    output = tmp_path / "interrupted"
+    command = [str(EXECUTABLE), *map(str, temporal_args(shot_dir, tiny_weights, output)), "--progress", "json"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    for line in process.stdout:
+        if json.loads(line)["event"] == "frame":
+            process.send_signal(signal.SIGINT)
+            break
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == INTERRUPTED, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    written = sorted(output.glob("m.*.exr"))
+    assert 1 <= len(written) < len(FRAMES)
+    result = run_cli(*temporal_args(shot_dir, tiny_weights, output), "--progress", "none")
+    assert result.returncode == 0, result.stderr
+    assert_same_mattes(output, reference)

@@ -5,11 +5,25 @@ Exit codes a farm can act on are defined in `rmpsam_cli.exit_codes`.
 """
 
 import signal
+import threading
 
-import click
 
-from rmpsam_cli.allocator import keep_freed_memory
-from rmpsam_plugin import __version__
+def _let_interrupts_through() -> None:
+    """An interrupt (Ctrl-C, Nuke's Cancel, a farm manager's SIGINT) must stop a command even when
+    its parent started it with SIGINT ignored, as a non-interactive shell does for a background
+    job: Python keeps an inherited SIG_IGN, and a cancelled run would then write the whole shot.
+    Done before the imports below, which take seconds (torch), so a Cancel pressed while the
+    command starts is not lost either. Each command turns KeyboardInterrupt into its exit code."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+_let_interrupts_through()
+
+import click  # noqa: E402
+
+from rmpsam_cli.allocator import keep_freed_memory  # noqa: E402
+from rmpsam_plugin import __version__  # noqa: E402
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,11 +31,6 @@ from rmpsam_plugin import __version__
 def main() -> None:
     """RMP-SAM roto mattes for image sequences."""
     keep_freed_memory()
-    # An interrupt (Ctrl-C, Nuke's Cancel, a farm manager's SIGINT) must stop a command even when
-    # its parent started it with SIGINT ignored, as a non-interactive shell does for a background
-    # job and nohup-style launchers do: Python keeps an inherited SIG_IGN, and a cancelled run
-    # would then write the whole shot. Each command turns KeyboardInterrupt into its exit code.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _register_subcommands() -> None:

@@ -175,6 +175,25 @@ def test_repeated_clicks_reuse_the_frames_pixel_keys_and_a_replaced_frame_does_n
     assert not torch.equal(replaced, first)
 
 
+def test_decoding_across_frames_joins_each_frames_kept_pixel_keys():
+    """The clip tracker's stacked decode takes each frame's cached adapter keys, joined: the same
+    answer as projecting the stacked features afresh (as the released video mode computes it)."""
+    torch.manual_seed(0)
+    model = RMPSAM(RMPSAMConfig.parity_tiny()).eval()
+    predictor = RMPSAMPredictor(model, InferenceSize(short_side=64, max_long_side=64))
+    for key, frame in zip("kf", np.random.default_rng(4).random((2, 64, 64, 3), dtype=np.float32)):
+        predictor.add_frame(key, frame)
+    queries = predictor.encode_prompts(points=np.array([[20.0, 30.0]]), frame_index="k")
+    across = predictor.decode_queries_across(queries, ["k", "f"])
+    assert set(predictor._pixel_keys) == {"k", "f"}
+    stacked = torch.cat([predictor.features("k"), predictor.features("f")], dim=2)
+    with torch.inference_mode():
+        output = model.panoptic_head.adapt_prompts(stacked, model.decode_from_kernels(stacked, queries[None]))
+    torch.testing.assert_close(across.low_res_logits, output.masks[0].float().unflatten(1, (2, 16)))
+    again = predictor.decode_queries_across(queries, ["k", "f"])  # from the kept keys
+    torch.testing.assert_close(again.low_res_logits, across.low_res_logits, rtol=0, atol=0)
+
+
 def test_frame_cache_keeps_within_a_byte_budget():
     model = RMPSAM(RMPSAMConfig.parity_tiny())
     size = InferenceSize(short_side=64, max_long_side=64)

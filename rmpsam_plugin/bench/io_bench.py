@@ -20,6 +20,10 @@ from pathlib import Path
 import numpy as np
 import OpenImageIO as oiio
 
+from rmpsam_plugin import cryptomatte
+from rmpsam_plugin.images.exr_output import write_with_openexr
+from rmpsam_plugin.images.exr_zip_writer import write_zip_exr
+from rmpsam_plugin.images.geometry import Window
 from rmpsam_plugin.images.reader import read_plate
 from rmpsam_plugin.mattes.writer import MatteWriter, Provenance
 
@@ -124,6 +128,18 @@ def matte_pipeline(paths: list[Path], out_dir: Path, workers: int, cryptomatte: 
         list(pool.map(process, enumerate(paths, start=1001)))
 
 
+def matte_files(out_dir: Path, count: int, width: int, height: int, write) -> None:
+    """Only the writing: `count` ZIP files of four half mattes and their Cryptomatte through `write`
+    (`write_zip_exr` or OpenEXR's writer), one after another, the planes made once beforehand."""
+    halves = {name: matte.astype(np.float16) for name, matte in soft_mattes(width, height).items()}
+    planes = {f"{name}.A": plane for name, plane in halves.items()}
+    planes.update(cryptomatte.encode(halves, "CryptoObject", len(INSTANCES)).channels)
+    window = Window(0, 0, width, height)
+    for index in range(count):
+        write(str(out_dir / f"matte.{1001 + index:04d}.exr"), planes, compression="zip", data_window=window,
+              display_window=window, pixel_aspect=1.0, metadata={"rmpsam/frame": 1001 + index})
+
+
 def run_io_benchmark(count: int, width: int, height: int, workers: int, work_dir: Path) -> list[Timing]:
     """Time the baseline(s) and ours on `count` generated frames; the first row is the baseline."""
     plates_dir, copies_dir, tool_dir, mattes_dir, plain_dir, matte_copies_dir = (
@@ -146,6 +162,12 @@ def run_io_benchmark(count: int, width: int, height: int, workers: int, work_dir
     # Like for like: OpenImageIO's same loop copying the files we wrote (plate + mattes + float
     # Cryptomatte, about six times the bytes of a half RGBA plate). The gap between the first row
     # and this one is the format's cost, not ours.
+    # The matte file's writer alone, both ways: OpenEXR's own (the baseline for this pair) and ours.
+    for label, write, folder in (("OpenEXR's writer", write_with_openexr, "written_openexr"),
+                                 ("ours (exr_zip_writer)", write_zip_exr, "written_ours")):
+        (work_dir / folder).mkdir()
+        timings.append(_timed(f"writes only, 4 mattes + Cryptomatte: {label}",
+                              lambda: matte_files(work_dir / folder, count, width, height, write), count))
     written = sorted(mattes_dir.glob("matte.*.exr"))
     timings.append(_timed("OpenImageIO read/write loop on our output files",
                           lambda: oiio_copy(written, matte_copies_dir), count))

@@ -60,7 +60,9 @@ def test_unknown_compression_is_refused(tmp_path):
                   compression="zip:4", metadata={})
 
 
-def test_an_unwritable_path_raises_openexrs_message(tmp_path):
-    with pytest.raises(RuntimeError, match="No such file or directory"):
+@pytest.mark.parametrize(("compression", "error"), [("zip", OSError), ("piz", RuntimeError)])
+def test_an_unwritable_path_raises_the_writers_message(tmp_path, compression, error):
+    """ZIP is written here (OSError), the other compressions by OpenEXR (RuntimeError with its message)."""
+    with pytest.raises(error, match="No such file or directory"):
         write_exr(tmp_path / "missing" / "f.exr", planes(3), data_window=DATA, display_window=DISPLAY,
-                  pixel_aspect=1.0, compression="zip", metadata={})
+                  pixel_aspect=1.0, compression=compression, metadata={})

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 import torch
 
-from rmpsam_cli.exit_codes import BAD_INPUT
+from rmpsam_cli.exit_codes import BAD_INPUT, USAGE_ERROR
 from rmpsam_model.checkpoint import load_class_embedding, load_state_dict
 from rmpsam_model.checkpoint_architecture import infer_config_fields
 from rmpsam_model.checkpoint_errors import CheckpointError
@@ -32,7 +32,9 @@ from rmpsam_model.training import (
 )
 from rmpsam_model.vocabulary import load_vocabulary
 from rmpsam_plugin.errors import InputError
+from rmpsam_plugin.synthetic.photos import PlateStyleUnavailable, load_photos
 from rmpsam_plugin.training_data import (
+    DATA_STYLES,
     RepeatedBatch,
     StudioSource,
     SyntheticImageSource,
@@ -48,6 +50,12 @@ class BadInput(click.ClickException):
     """Unusable weights, sequences or resume settings: the farm's 'bad input' exit code."""
 
     exit_code = BAD_INPUT
+
+
+class MissingExtra(click.ClickException):
+    """An optional dependency of the asked-for option is not installed: a usage problem of this install."""
+
+    exit_code = USAGE_ERROR
 
 
 def _common_options(function):
@@ -86,9 +94,17 @@ def train() -> None:
               help="Start from these weights (a weights.safetensors of an earlier run) instead of random ones.")
 @click.option("--overfit-batch", is_flag=True,
               help="Train on one fixed batch (the overfitting check: can the model and losses fit it?).")
+@click.option("--data", "data_style", type=click.Choice(DATA_STYLES), default="procedural", show_default=True,
+              help="Synthetic shots: procedural, plate (photographs, camera motion, defocus, grain, thin and holed "
+                   "shapes; needs the 'train' extra) or mixed (half each).")
 def synthetic(out_dir, steps, batch_size, learning_rate, checkpoint_every, log_every, device, seed, threads, half,
-              resume, quiet, size, preset, init_path, overfit_batch) -> None:
+              resume, quiet, size, preset, init_path, overfit_batch, data_style) -> None:
     """Train a network from scratch (or on from --init) on freshly generated synthetic shots."""
+    if data_style != "procedural":
+        try:
+            load_photos()
+        except PlateStyleUnavailable as error:
+            raise MissingExtra(f"--data {data_style}: {error}") from error
     names = synthetic_class_names()
     network = replace(NETWORK_PRESETS[preset], num_classes=len(names))
     config = TrainingConfig.from_scratch(**_overrides(steps, batch_size, learning_rate, checkpoint_every, log_every,
@@ -99,12 +115,13 @@ def synthetic(out_dir, steps, batch_size, learning_rate, checkpoint_every, log_e
         model = RMPSAM(network)
         table = random_class_table(len(names), network.text_dim, seed)
     # Continued runs draw fresh shots: seeds beyond any earlier run's of the same length.
-    source = SyntheticImageSource(config.batch_size, size, seed_offset=10_000_000 if init_path else 0)
+    source = SyntheticImageSource(config.batch_size, size, seed_offset=10_000_000 if init_path else 0, style=data_style)
     if overfit_batch:
         source = RepeatedBatch(source)
     _run(model, table, names, source, config, out_dir, InferenceSize(size, 4 * size), threads, half, resume, quiet,
          {"source": "synthetic", "image_size": size, "preset": preset,
-          **({"init": str(init_path)} if init_path else {}), **({"overfit_batch": True} if overfit_batch else {})})
+          **({"init": str(init_path)} if init_path else {}), **({"overfit_batch": True} if overfit_batch else {}),
+          **({"data": data_style} if data_style != "procedural" else {})})
 
 
 def _initial_weights(path: Path) -> tuple[RMPSAM, torch.Tensor]:

@@ -26,6 +26,9 @@ from rmpsam_plugin.images.sequences import find_sequence
 from rmpsam_plugin.synthetic import CLASS_NAMES, generate_shot
 
 TRAIN_SEED_BASE = 10_000_000
+DATA_STYLES = ("procedural", "plate", "mixed")
+"""What `SyntheticImageSource` draws: procedural shots, plate-style shots (photographs, camera motion,
+defocus, grain, thin and holed shapes; needs the `train` extra), or the two alternating by seed."""
 UNKNOWN_CLASS = -1
 """Class index of an instance whose name matches no class: trained through prompts only."""
 
@@ -66,20 +69,34 @@ def _mattes_to_network(mattes: np.ndarray, geometry: InferenceGeometry) -> torch
 @dataclass(frozen=True)
 class SyntheticImageSource:
     """Single motion-blurred frames of fresh synthetic shots, `batch_size` per step, each from its
-    own seed `TRAIN_SEED_BASE + seed_offset + step * batch_size + index` (never repeated)."""
+    own seed `TRAIN_SEED_BASE + seed_offset + step * batch_size + index` (never repeated).
+
+    `style` is one of DATA_STYLES; "mixed" draws plate-style shots from odd seeds and procedural
+    ones from even seeds, so half of every batch of two or more is each."""
 
     batch_size: int
     image_size: int = 192
     min_objects: int = 1
     max_objects: int = 5
     seed_offset: int = 0
+    style: str = "procedural"
+
+    def __post_init__(self) -> None:
+        if self.style not in DATA_STYLES:
+            raise ValueError(f"unknown synthetic data style {self.style!r}; known: {', '.join(DATA_STYLES)}")
+
+    def shot_style(self, seed: int) -> str:
+        """The `generate_shot` style of the shot drawn from `seed`."""
+        if self.style == "mixed":
+            return "plate" if seed % 2 else "procedural"
+        return self.style
 
     def __call__(self, step: int) -> TrainingBatch:
         images, mattes, classes = [], [], []
         for index in range(self.batch_size):
             seed = TRAIN_SEED_BASE + self.seed_offset + step * self.batch_size + index
             num_objects = self.min_objects + seed % (self.max_objects - self.min_objects + 1)
-            shot = generate_shot(seed, 1, self.image_size, self.image_size, num_objects)
+            shot = generate_shot(seed, 1, self.image_size, self.image_size, num_objects, style=self.shot_style(seed))
             images.append(linear_to_network_rgb(shot.frames[0]))
             mattes.append(shot.mattes[0])
             classes.append(shot.class_ids)

@@ -162,6 +162,49 @@ def camera_pan(rng: np.random.Generator, max_offset_px: float) -> Trajectory:
     )
 
 
+def camera_move(rng: np.random.Generator, max_offset_px: float, short_side: int) -> Trajectory:
+    """The plate style's camera: a drifting move with handheld shake, a slight roll and a slight zoom.
+
+    Two slow terms (12..48 frames) carry the move within `max_offset_px` of rest, two fast ones
+    (3..8 frames, up to 0.6% of the short side) the shake; the roll is at most +-0.15 degree a
+    frame and the zoom breathes by up to +-5%. As a Trajectory the pose reads: (x, y) the offset
+    of the view in the backdrop, angle its roll, scale_px its zoom (1 at rest).
+    """
+    slow_periods = rng.uniform(12.0, 48.0, 2)
+    slow = rng.uniform(-0.5, 0.5, (2, 2)) * max_offset_px
+    fast_periods = rng.uniform(3.0, 8.0, 2)
+    fast = rng.uniform(-1.0, 1.0, (2, 2)) * 0.006 * short_side
+    return Trajectory(
+        centre=np.zeros(2),
+        amplitudes=np.concatenate([slow, fast]),
+        periods=np.concatenate([slow_periods, fast_periods]),
+        phases=rng.uniform(0, 2 * np.pi, (4, 2)),
+        angle0=rng.uniform(-0.02, 0.02),
+        spin=rng.uniform(-0.0026, 0.0026),
+        scale_px=1.0,
+        scale_swing=rng.uniform(0.0, 0.05),
+        scale_period=rng.uniform(16.0, 64.0),
+        scale_phase=rng.uniform(0, 2 * np.pi),
+        excursion=np.zeros(2),
+        excursion_frames=0.0,
+    )
+
+
+def camera_travel(trajectory: Trajectory, times: np.ndarray, reach_px: float) -> float:
+    """`outline_travel` of a camera: how far, at most, a frame pixel up to `reach_px` from the centre moves.
+
+    A camera's pose scale is a zoom factor, not a size in pixels, so turning and zooming move a
+    frame corner by `reach_px` times the change. For a pure pan this equals `outline_travel`.
+    """
+    poses = [trajectory.pose(float(t)) for t in times]
+    travel = 0.0
+    for before, after in zip(poses, poses[1:]):
+        travel += float(np.hypot(after.x - before.x, after.y - before.y))
+        travel += reach_px * max(before.scale_px, after.scale_px) * abs(after.angle - before.angle)
+        travel += reach_px * abs(after.scale_px - before.scale_px)
+    return travel
+
+
 def shutter_times(frame_index: int, shutter: float, samples: int) -> np.ndarray:
     """Sub-frame times averaged into one motion-blurred frame.
 

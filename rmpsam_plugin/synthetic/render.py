@@ -17,7 +17,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .motion import outline_travel, shutter_times
+from .grain import add_grain
+from .motion import camera_travel, outline_travel, shutter_times
 from .scene import Background, Scene
 from .sprites import Canvas, fill_outline, warp_sprite
 
@@ -70,6 +71,8 @@ def render_frame(
     weight = np.float32(1.0 / len(times))
     rgb *= weight * scene.lighting.gain(frame_index)
     mattes *= weight
+    if scene.grain is not None:
+        rgb = add_grain(rgb, scene.grain, frame_index, canvas)
     return rgb, mattes, (unoccluded * weight).astype(np.float32)
 
 
@@ -82,9 +85,14 @@ def frame_times(scene: Scene, frame_index: int, shutter: float, min_samples: int
     if min_samples <= 1 or shutter <= 0:
         return shutter_times(frame_index, shutter, 1)
     probe = shutter_times(frame_index, shutter, 5)
-    movers = [obj.trajectory for obj in scene.objects] + [scene.background.pan]
-    # The fastest quarter of the shutter sets the pace: motion can speed up within a frame.
-    fastest_step = max(outline_travel(path, probe[i : i + 2]) for path in movers for i in range(len(probe) - 1))
+    # The fastest quarter of the shutter sets the pace: motion can speed up within a frame. A
+    # frame corner is the background point a camera roll or zoom moves most.
+    reach = 0.5 * float(np.hypot(scene.width, scene.height))
+    steps = [probe[i : i + 2] for i in range(len(probe) - 1)]
+    fastest_step = max(
+        [outline_travel(obj.trajectory, step) for obj in scene.objects for step in steps]
+        + [camera_travel(scene.background.pan, step, reach) for step in steps]
+    )
     travel = fastest_step * (len(probe) - 1)
     samples = int(np.clip(np.ceil(travel / _BLUR_STEP_PX) + 1, min_samples, MAX_BLUR_SAMPLES))
     return shutter_times(frame_index, shutter, samples)
@@ -94,11 +102,21 @@ def background_at(background: Background, t: float, canvas: Canvas) -> np.ndarra
     """The panned background on `canvas` at time `t`, float32 (H, W, 3).
 
     Beyond the texture's margin (large overscan) the texture is mirrored rather than left black.
+    A rolling or zooming camera turns and scales the view about the frame's centre.
     """
     pan = background.pan.pose(t)
-    canvas_to_texture = np.array(
-        [[1.0, 0.0, canvas.x0 + background.margin + pan.x], [0.0, 1.0, canvas.y0 + background.margin + pan.y]]
-    )
+    if pan.angle == 0.0 and pan.scale_px == 1.0:
+        canvas_to_texture = np.array(
+            [[1.0, 0.0, canvas.x0 + background.margin + pan.x], [0.0, 1.0, canvas.y0 + background.margin + pan.y]]
+        )
+    else:
+        rows, cols = background.texture.shape[:2]
+        centre = np.array([(cols - 1) / 2.0, (rows - 1) / 2.0]) - background.margin  # the frame's, in display pixels
+        cos, sin = np.cos(pan.angle), np.sin(pan.angle)
+        linear = np.array([[cos, -sin], [sin, cos]]) / pan.scale_px
+        origin = np.array([canvas.x0, canvas.y0], float)
+        offset = background.margin + np.array([pan.x, pan.y]) + centre + linear @ (origin - centre)
+        canvas_to_texture = np.hstack([linear, offset[:, None]])
     return cv2.warpAffine(
         background.texture,
         canvas_to_texture,

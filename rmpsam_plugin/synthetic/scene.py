@@ -13,6 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .grain import Grain
 from .lighting import LightingDrift, random_lighting_drift
 from .motion import (
     Pose,
@@ -34,15 +35,21 @@ class SceneObject:
     shape: Shape
     sprite: Sprite
     trajectory: Trajectory
+    defocus_px: float = 0.0  # Gaussian sigma already applied to `sprite` (plate style), for the record
 
 
 @dataclass(frozen=True)
 class Background:
-    """A textured plate larger than the frame by `margin` pixels on every side, panned by `pan`."""
+    """A textured plate larger than the frame by `margin` pixels on every side, panned by `pan`.
+
+    The procedural style's pan only translates; the plate style's camera (`motion.camera_move`)
+    also rolls and zooms about the frame centre.
+    """
 
     texture: np.ndarray  # float32 (height + 2 margin, width + 2 margin, 3)
     margin: int
     pan: Trajectory
+    defocus_px: float = 0.0  # Gaussian sigma already applied to `texture` (plate style), for the record
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,7 @@ class Scene:
     front_to_back: tuple[int, ...]  # instance indices, nearest to the camera first
     background: Background
     lighting: LightingDrift
+    grain: Grain | None = None  # sensor noise added to the plate (plate style), never to the mattes
 
 
 def build_scene(

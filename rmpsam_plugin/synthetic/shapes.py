@@ -45,7 +45,15 @@ def random_shape(rng: np.random.Generator, family: str | None = None) -> Shape:
         family = CLASS_NAMES[rng.integers(len(CLASS_NAMES))]
     if family not in _BUILDERS:
         raise ValueError(f"unknown shape family {family!r}; known: {', '.join(CLASS_NAMES)}")
-    contours = _BUILDERS[family](rng)
+    return shape_from_contours(family, _BUILDERS[family](rng))
+
+
+def shape_from_contours(family: str, contours: list[np.ndarray]) -> Shape:
+    """A `family` shape from even-odd contours in any units, normalised to outer radius 1.
+
+    Shared with the plate style's thin and holed variants (`shape_variants.py`), which draw their
+    own contours but must land in the same units and vocabulary.
+    """
     radius = max(float(np.hypot(c[:, 0], c[:, 1]).max()) for c in contours)
     return Shape(family, tuple((c / radius).astype(np.float32) for c in contours))
 

@@ -7,10 +7,16 @@ from typing import Sequence
 
 import numpy as np
 
+from .plate_scene import build_plate_scene
 from .render import render_shot
 from .scene import Scene, build_scene
 from .shapes import CLASS_NAMES
 from .sprites import Canvas
+
+STYLES: tuple[str, ...] = ("procedural", "plate")
+"""What a shot looks like: "procedural" (textured shapes; the held-out evaluation shots, bit-identical
+to every earlier release) or "plate" (photographs, camera motion, defocus, grain, thin and holed
+shapes: `plate_scene.py`; needs the `train` extra, scikit-image)."""
 
 VISIBLE_MIN_AREA_PX = 1.0
 """An instance counts as visible in a frame when its matte covers at least this many pixels."""
@@ -78,6 +84,7 @@ def generate_shot(
     blur_samples: int = 5,
     background_clutter: int = 3,
     lighting_drift: bool = True,
+    style: str = "procedural",
 ) -> SyntheticShot:
     """Render a reproducible synthetic shot (same arguments -> bit-identical arrays).
 
@@ -89,13 +96,16 @@ def generate_shot(
                         `render.frame_times`); 1 disables blur
     background_clutter  static non-instance shapes painted into the background
     lighting_drift      slow exposure / tint drift over the shot
+    style               "procedural" or "plate" (see `STYLES`); a seed gives a different shot in each
     """
+    if style not in STYLES:
+        raise ValueError(f"unknown shot style {style!r}; known: {', '.join(STYLES)}")
     if families is not None:
         unknown = set(families) - set(CLASS_NAMES)
         if unknown:
             raise ValueError(f"unknown shape families {sorted(unknown)}; known: {', '.join(CLASS_NAMES)}")
     rng = np.random.default_rng(seed)
-    scene = build_scene(
+    scene = (build_plate_scene if style == "plate" else build_scene)(
         rng,
         num_frames,
         height,

@@ -8,10 +8,13 @@ import click
 
 from rmpsam_model.loading import load_model
 from rmpsam_plugin.bench.pipeline_bench import (
+    CPU_SIDE_TARGET_FPS,
     FINISHING_TARGET_MS,
     PIPELINE_TARGET,
     SCHEDULES,
+    CpuSideTiming,
     StepBreakdown,
+    measure_cpu_side,
     measure_pipeline,
 )
 from rmpsam_plugin.bench.table import format_table
@@ -31,12 +34,28 @@ from rmpsam_plugin.bench.table import format_table
 @click.option("--breakdown", is_flag=True,
               help="Also run one job with per-step timing: CPU and wall ms per frame of each step (read, network image, "
                    "network, stabiliser, edge guide, refinement, overlaps, Cryptomatte, EXR write).")
+@click.option("--network", "network", type=click.Choice(["real", "none"]), default="real", show_default=True,
+              help="none: a stand-in network that answers instantly with the shot's true mattes as logits, to measure "
+                   "the frames per second the CPU side sustains (what a GPU node's CPU must keep up with).")
+@click.option("--workers", default="1,2", show_default=True,
+              help="With --network none: comma-separated counts of threads reading and finishing frames.")
 def pipeline(frames: int, size: str, weights: Path | None, threads: int | None, repeats: int, keyframes: int,
-             compare_schedules: bool, breakdown: bool) -> None:
+             compare_schedules: bool, breakdown: bool, network: str, workers: str) -> None:
     """End-to-end frames per second against network-only time for the same frames, same run."""
     width, height = (int(v) for v in size.lower().split("x"))
     if keyframes > frames:
         raise click.BadParameter(f"{keyframes} keyframes do not fit in {frames} frames", param_hint="--keyframes")
+    if network == "none":
+        try:
+            counts = tuple(int(count) for count in workers.split(","))
+        except ValueError:
+            raise click.BadParameter(f"expected counts such as 1,2, got {workers!r}", param_hint="--workers") from None
+        if not counts or min(counts) < 1:
+            raise click.BadParameter(f"worker counts must be at least 1, got {workers!r}", param_hint="--workers")
+        cpu_side = measure_cpu_side(load_model(weights) if weights else None, frames, width, height, repeats, keyframes,
+                                    counts, breakdown)
+        _print_cpu_side(cpu_side, width, height, keyframes, repeats)
+        return
     timing = measure_pipeline(load_model(weights) if weights else None, frames, width, height, threads, repeats,
                               keyframes, compare_schedules, breakdown)
 
@@ -54,6 +73,19 @@ def pipeline(frames: int, size: str, weights: Path | None, threads: int | None, 
     click.echo(format_table(["", "s/frame", "frames/s", "overhead"], rows))
     verdict = "met" if timing.overhead <= PIPELINE_TARGET else "NOT met"
     click.echo(f"target: overhead at most {PIPELINE_TARGET * 100:.0f}% over the network alone: {verdict}")
+    if timing.breakdown:
+        _print_breakdown(timing.breakdown, timing.instances)
+
+
+def _print_cpu_side(timing: CpuSideTiming, width: int, height: int, keyframes: int, repeats: int) -> None:
+    click.echo(f"{timing.frames} frames at {width}x{height}, {keyframes} keyframes, {timing.instances} instances, "
+               f"network: none (stored logits: the shot's true mattes), median of {repeats} alternating runs")
+    rows = [[str(count), f"{timing.frames_per_second(count):.2f}", f"{timing.cpu_ms_per_frame(count):.1f}"]
+            for count in timing.wall_runs]
+    click.echo(format_table(["workers", "frames/s", "process CPU ms/frame"], rows))
+    best = max(timing.frames_per_second(count) for count in timing.wall_runs)
+    verdict = "met" if best >= CPU_SIDE_TARGET_FPS else "NOT met"
+    click.echo(f"target: the CPU side sustains at least {CPU_SIDE_TARGET_FPS:.0f} frames/s: {verdict}")
     if timing.breakdown:
         _print_breakdown(timing.breakdown, timing.instances)
 

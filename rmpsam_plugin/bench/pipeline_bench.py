@@ -17,6 +17,11 @@ the job makes on this machine is measured against the alternative in the same ru
 
 With `breakdown` one more job runs with `step_timing` on: CPU and wall milliseconds per frame of
 each step inside that real job (its schedule and threads as in `rmpsam-matte run`).
+
+`measure_cpu_side` (`--network none`) runs the real job with the network replaced by stored logits
+(`stored_logits`): the frames per second the CPU side sustains (reading, network image,
+stabiliser, refinement, Cryptomatte, EXR) with 1 and 2 worker threads, what a GPU node's CPU
+must keep up with.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from rmpsam_model.predictor import RMPSAMPredictor
 from rmpsam_model.preprocess import InferenceSize
 from rmpsam_model.training.export import save_weights
 from rmpsam_plugin.bench.network_bench import build_random_model
+from rmpsam_plugin.bench.stored_logits import StoredLogitsEngine, truth_logits
 from rmpsam_plugin.evaluation.scoring import write_evaluation_shot
 from rmpsam_plugin.job.plan import plan_job
 from rmpsam_plugin.job.plate_schedule import network_leaves_cpu_free
@@ -50,6 +56,9 @@ PIPELINE_TARGET = 0.15
 
 
 SCHEDULES = {True: "side work beside the network", False: "side work in turns with the network"}
+
+CPU_SIDE_TARGET_FPS = 15.0
+"""Issue 15: 2K frames per second the CPU side sustains with a network that costs it nothing."""
 
 FINISHING_TARGET_MS = 110.0
 """Issue 15: CPU milliseconds per 2K frame (2 instances) of everything outside the network."""
@@ -178,3 +187,70 @@ def measure_pipeline(weights: LoadedModel | None, num_frames: int = 8, width: in
             steps = StepBreakdown(num_frames, dict(recorder.cpu_seconds), dict(recorder.wall_seconds), job_cpu, job_wall)
     return PipelineTiming(num_frames, len(instances), network_runs, end_to_end_runs, overlap,
                           other_runs if compare_schedules else None, steps)
+
+
+@dataclass
+class CpuSideTiming:
+    """`--network none`: wall and process CPU seconds of each run of the job, by worker count."""
+
+    frames: int
+    instances: int
+    wall_runs: dict[int, list[float]]
+    cpu_runs: dict[int, list[float]]
+    breakdown: StepBreakdown | None = None
+
+    def frames_per_second(self, workers: int) -> float:
+        return self.frames / statistics.median(self.wall_runs[workers])
+
+    def cpu_ms_per_frame(self, workers: int) -> float:
+        return 1000 * statistics.median(self.cpu_runs[workers]) / self.frames
+
+
+def measure_cpu_side(weights: LoadedModel | None, num_frames: int = 8, width: int = 2048, height: int = 1080,
+                     repeats: int = 3, keyframes: int = 2, workers: tuple[int, ...] = (1, 2),
+                     breakdown: bool = False) -> CpuSideTiming:
+    """The real job on a synthetic shot with the network replaced by the shot's true mattes as
+    logits (`StoredLogitsEngine`), each worker count run `repeats` times, alternating. The job
+    reads and finishes beside the "network", as it does where the network leaves the CPU free."""
+    with tempfile.TemporaryDirectory(prefix="rmpsam-cpu-side-") as temporary:
+        root = Path(temporary)
+        weights = weights or released_size_random_weights(root)
+        keyframe_indices = sorted({round(k * (num_frames - 1) / max(keyframes - 1, 1)) for k in range(keyframes)})
+        shot = write_evaluation_shot(root / "shot", 900_777, num_frames, height, width, keyframe_indices, num_objects=2)
+        truth = shot.truth()
+        stored: dict[int, dict[str, torch.Tensor]] | None = None
+        runs = 0
+
+        def job(count: int) -> JobRunner:
+            nonlocal stored, runs
+            runs += 1
+            plan = plan_job(RunSettings(plate=str(shot.plate), prompts=shot.prompts,
+                                        output=str(root / f"out{runs}" / "m.####.exr")))
+            runner = JobRunner(plan, weights, ProgressReporter("none"), overlap=True, workers=count)
+            first, last = plan.shot_range
+            if stored is None:
+                network_geometry = runner.mattes.network_geometry
+                stored = {frame: dict(zip(shot.names, truth_logits(truth[frame - first], runner.geometry, network_geometry)))
+                          for frame in range(first, last + 1)}
+            runner.mattes.engine = StoredLogitsEngine(stored, runner.plates.network_image, plan.shot_range)
+            return runner
+
+        job(workers[0]).run()  # first-call allocations and imports out of the timings
+        wall_runs: dict[int, list[float]] = {count: [] for count in workers}
+        cpu_runs: dict[int, list[float]] = {count: [] for count in workers}
+        for _ in range(repeats):
+            for count in workers:
+                runner = job(count)
+                cpu_started, started = time.process_time(), time.perf_counter()
+                runner.run()
+                wall_runs[count].append(time.perf_counter() - started)
+                cpu_runs[count].append(time.process_time() - cpu_started)
+        steps = None
+        if breakdown:
+            runner = job(workers[0])
+            with recording() as recorder:
+                cpu_started, started = time.process_time(), time.perf_counter()
+                runner.run()
+                job_wall, job_cpu = time.perf_counter() - started, time.process_time() - cpu_started
+            steps = StepBreakdown(num_frames, dict(recorder.cpu_seconds), dict(recorder.wall_seconds), job_cpu, job_wall)
+    return CpuSideTiming(num_frames, len(shot.names), wall_runs, cpu_runs, steps)

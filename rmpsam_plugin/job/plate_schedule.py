@@ -23,8 +23,9 @@ def network_leaves_cpu_free(settings: RunSettings) -> bool:
 
 
 def plan_plates(plan: JobPlan, geometry: PlateGeometry, *, keep_plates: bool = False,
-                overlap_reads: bool = True) -> PlateSource:
-    """The plates of a planned job, read from its sequence's files."""
+                overlap_reads: bool = True, readers: int | None = None) -> PlateSource:
+    """The plates of a planned job, read from its sequence's files (`readers`: see `PlateSource`)."""
     layer = plan.settings.layer
     return PlateSource(lambda frame: read_plate(plan.sequence.path(frame), layer, frame=frame), plan.shot_range,
-                       plan.settings.colour_space, geometry, keep_plates=keep_plates, overlap_reads=overlap_reads)
+                       plan.settings.colour_space, geometry, keep_plates=keep_plates, overlap_reads=overlap_reads,
+                       readers=readers)

@@ -123,11 +123,14 @@ def _raise_first_failure(futures: list[Future]) -> None:
 
 class JobRunner:
     def __init__(self, plan: JobPlan, weights: LoadedModel, progress: ProgressReporter,
-                 predictor: RMPSAMPredictor | None = None, overlap: bool | None = None) -> None:
+                 predictor: RMPSAMPredictor | None = None, overlap: bool | None = None,
+                 workers: int | None = None) -> None:
         """`predictor`: one from `job_predictor` that already holds features of this shot's
         frames (the `--auto` detection pass), so they are not computed twice. `overlap`: read
         and finish beside the network (True) or in turns with it (False); None decides by
-        `network_leaves_cpu_free`, and only `bench pipeline` sets it, to compare the two."""
+        `network_leaves_cpu_free`, and only `bench pipeline` sets it, to compare the two.
+        `workers`: threads finishing frames, and threads reading plates (default: two finishing;
+        reading as `PlateSource` chooses); `bench pipeline --network none` measures 1 and 2."""
         settings = plan.settings
         self.plan = plan
         self.progress = progress
@@ -145,7 +148,8 @@ class JobRunner:
         # On a CPU the network fills, side work takes turns with it rather than running beside it
         # (see `mattes.plate_source`): plates are read, and a segment's frames finished, while it waits.
         self.overlap = network_leaves_cpu_free(settings) if overlap is None else overlap
-        self.plates = plan_plates(plan, self.geometry, keep_plates=True, overlap_reads=self.overlap)
+        self.finishing_workers = workers or 2
+        self.plates = plan_plates(plan, self.geometry, keep_plates=True, overlap_reads=self.overlap, readers=workers)
         self.mattes = ShotMattes(
             self.predictor, self.plates, self.geometry, plan.prompts, plan.shot_range, tracker=settings.tracker,
             blend=settings.blend, temporal=settings.temporal, refine_edges=settings.refine_edges,
@@ -160,7 +164,7 @@ class JobRunner:
         tally = FrameTally(self.progress, last - first + 1)
         finishing: list[Future] = []
         with OutputLock(self.plan.settings.output, self.plan.output_dir, self.plan.write_range), \
-                ThreadPoolExecutor(max_workers=2, thread_name_prefix="matte-writer") as finishers:
+                ThreadPoolExecutor(max_workers=self.finishing_workers, thread_name_prefix="matte-writer") as finishers:
             self.progress.start(last - first + 1, instances=self.plan.prompts.names, output=self.plan.settings.output)
             try:
                 for keyframe_segment, (segment_first, segment_last) in self._segments():

@@ -61,16 +61,19 @@ class PlateSource:
     """Plates and network images of one job, by frame number."""
 
     def __init__(self, read: Callable[[int], Plate], shot_range: tuple[int, int], colour_space: str | None,
-                 geometry: PlateGeometry, *, keep_plates: bool = False, overlap_reads: bool = True) -> None:
+                 geometry: PlateGeometry, *, keep_plates: bool = False, overlap_reads: bool = True,
+                 readers: int | None = None) -> None:
         """`read`: a frame's plate (from its file, or from memory for `VideoSession.from_arrays`);
         `shot_range`: the frames read-ahead may ask for; `overlap_reads`: read ahead while the
-        network runs (module docstring); False for a network on the CPU."""
+        network runs (module docstring); False for a network on the CPU. `readers`: reading
+        threads (default one beside the network, two in turns with it)."""
         self.read = read
         self.shot_range = shot_range
         self.colour_space = colour_space
         self.geometry = geometry
         self.overlap_reads = overlap_reads
-        self._pool = ThreadPoolExecutor(max_workers=1 if overlap_reads else 2, thread_name_prefix="plate-reader")
+        readers = readers or (1 if overlap_reads else 2)
+        self._pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="plate-reader")
         self._pending: dict[int, Future] = {}
         self._images: OrderedDict[int, np.ndarray] = OrderedDict()
         height, width = geometry.network_hw

@@ -68,3 +68,26 @@ def test_bench_pipeline_breakdown_names_every_step_of_a_real_job_per_frame(tmp_p
     assert abs(rows["unattributed (network's and helpers' threads)"][0] - (whole_cpu - outside - rows["network"][0])) <= 0.5
     assert whole_wall >= rows["network"][1]
     assert re.search(r"target: CPU outside the network at most 110 ms per frame: (met|NOT met)", result.stdout)
+
+
+def test_bench_pipeline_without_a_network_measures_the_cpu_side_per_worker_count(tmp_path):
+    """`--network none`: frames per second and CPU per frame for each worker count, the 15 frames/s
+    verdict, and a breakdown in which the stand-in network costs next to nothing."""
+    weights = write_tiny_weights(tmp_path)
+    result = _bench("--frames", "4", "--size", "96x48", "--weights", weights, "--repeats", "1", "--network", "none",
+                    "--workers", "1,2", "--breakdown")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("4 frames at 96x48, 2 keyframes, 2 instances, network: none")
+    rows = {int(m.group(1)): (float(m.group(2)), float(m.group(3)))
+            for m in re.finditer(r"^(\d+)\s+([\d.]+)\s+([\d.]+)\s*$", result.stdout, re.MULTILINE)}
+    assert sorted(rows) == [1, 2] and all(fps > 0 and cpu > 0 for fps, cpu in rows.values()), result.stdout
+    assert re.search(r"target: the CPU side sustains at least 15 frames/s: (met|NOT met)", result.stdout)
+    steps = {m.group(1): float(m.group(2)) for m in re.finditer(r"^(\S.*?)\s{2,}(-?[\d.]+)(?:\s+[\d.]+)?\s*$",
+                                                                 result.stdout.split("steps of one more job")[1], re.MULTILINE)}
+    assert steps["read"] > 0 and steps["EXR write"] > 0 and steps["stabiliser"] > 0
+    assert steps["network"] < 0.05 * steps["whole job (process CPU, wall)"]
+
+
+def test_bench_pipeline_refuses_worker_counts_below_one(tmp_path):
+    result = _bench("--network", "none", "--workers", "0,2", "--weights", write_tiny_weights(tmp_path))
+    assert result.returncode == 2 and "worker counts must be at least 1" in result.stderr

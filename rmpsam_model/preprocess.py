@@ -68,6 +68,8 @@ class InferenceGeometry:
         flat = logits.reshape(1, -1, *logits.shape[-2:]).float()
         padded = F.interpolate(flat, size=self.padded_hw, mode="bilinear", align_corners=False)
         cropped = padded[..., : self.resized_hw[0], : self.resized_hw[1]]
+        if self.resized_hw == self.original_hw:  # bilinear at scale 1 is the identity: skip a full-size pass
+            return cropped.reshape(*lead, *self.original_hw)
         original = F.interpolate(cropped, size=self.original_hw, mode="bilinear", align_corners=False)
         return original.reshape(*lead, *self.original_hw)
 

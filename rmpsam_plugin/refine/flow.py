@@ -19,6 +19,7 @@ Trust combines two tests, both standard for motion-compensated video filtering:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -66,20 +67,44 @@ class FlowEstimator:
         """(neighbour -> frame, frame -> neighbour) for two uint8 grey images of the same size."""
         towards_neighbour = self.flow(frame, neighbour)
         towards_frame = self.flow(neighbour, frame)
+        frame_grey, neighbour_grey = _unit_grey(frame), _unit_grey(neighbour)
         return (
-            _correspondence(frame, neighbour, towards_neighbour, towards_frame),
-            _correspondence(neighbour, frame, towards_frame, towards_neighbour),
+            _correspondence(frame_grey, neighbour_grey, towards_neighbour, towards_frame),
+            _correspondence(neighbour_grey, frame_grey, towards_frame, towards_neighbour),
         )
 
 
-def _correspondence(frame: np.ndarray, neighbour: np.ndarray, flow: np.ndarray, back_flow: np.ndarray) -> Correspondence:
-    height, width = frame.shape
+def _unit_grey(grey: np.ndarray) -> np.ndarray:
+    return grey.astype(np.float32) * np.float32(1.0 / 255.0)
+
+
+@functools.lru_cache(maxsize=2)
+def _pixel_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every pixel's own x and y, made once per frame size (a shot has one) and shared read-only."""
     xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    xs.flags.writeable = ys.flags.writeable = False
+    return xs, ys
+
+
+def _correspondence(frame: np.ndarray, neighbour: np.ndarray, flow: np.ndarray, back_flow: np.ndarray) -> Correspondence:
+    """`frame`, `neighbour`: grey 0..1 float32. Arithmetic in place where it can be: at the network
+    size every temporary is 2 MB and this runs twice per frame of a shot."""
+    height, width = frame.shape
+    xs, ys = _pixel_grid(height, width)
     map_x, map_y = xs + flow[..., 0], ys + flow[..., 1]
     returned = cv2.remap(back_flow, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    round_trip = np.hypot(flow[..., 0] + returned[..., 0], flow[..., 1] + returned[..., 1])
-    warped = cv2.remap(neighbour.astype(np.float32) / 255.0, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    difference = np.abs(warped - frame.astype(np.float32) / 255.0)
-    inside = (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
-    trust = np.exp(-((round_trip / CONSISTENCY_PIXELS) ** 2) - (difference / PHOTOMETRIC_TOLERANCE) ** 2) * inside
-    return Correspondence(map_x, map_y, trust.astype(np.float32))
+    returned += flow  # the round trip's miss, per axis
+    exponent = cv2.magnitude(returned[..., 0], returned[..., 1])
+    np.multiply(exponent, np.float32(1.0 / CONSISTENCY_PIXELS), out=exponent)
+    np.square(exponent, out=exponent)
+    warped = cv2.remap(neighbour, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    warped -= frame
+    np.abs(warped, out=warped)
+    np.multiply(warped, np.float32(1.0 / PHOTOMETRIC_TOLERANCE), out=warped)
+    np.square(warped, out=warped)
+    exponent += warped
+    np.negative(exponent, out=exponent)
+    trust = np.exp(exponent, out=exponent)
+    outside = (map_x < 0) | (map_x > width - 1) | (map_y < 0) | (map_y > height - 1)
+    trust[outside] = 0.0
+    return Correspondence(map_x, map_y, trust)

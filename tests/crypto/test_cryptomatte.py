@@ -387,6 +387,32 @@ def test_ranks_equal_a_per_pixel_stable_sort_even_with_ties(seed):
         assert list(rank_coverage[:, y, x]) == expected and list(rank_ids[:, y, x]) == expected_ids, (y, x)
 
 
+def test_ranking_the_covered_box_alone_gives_the_whole_frames_bits():
+    """Encoding works on the box the mattes cover; outside it, every rank is id 0 and coverage 0."""
+    blobs = overlapping_blobs(3, seed=8, shape=(40, 50))
+    mattes = {}
+    for index, (name, blob) in enumerate(blobs.items()):
+        frame = np.zeros((120, 160), np.float32)
+        frame[30 + index:70 + index, 60:110] = blob
+        mattes[name] = frame
+    mattes["a_sliver"] = np.zeros((120, 160), np.float32)
+    mattes["a_sliver"][5, 150] = 0.75  # widens the box to a far corner: the box spans every matte
+    mattes["a_sliver"][110:, :] = cryptomatte_encoder.COVERAGE_FLOOR / 2  # a sigmoid's tail: no coverage, no box
+    id_values = np.array([name_to_id(name).value for name in mattes], np.float32)
+    whole_ids, whole_coverage = cryptomatte_encoder._rank(cryptomatte_encoder._normalised_coverage(mattes), id_values, 4)
+    channels = encode(mattes, levels=4).channels
+    for rank in range(4):
+        layer, (id_channel, coverage_channel) = rank // 2, ("RG", "BA")[rank % 2]
+        assert channels[f"CryptoObject0{layer}.{id_channel}"].tobytes() == whole_ids[rank].tobytes()
+        assert channels[f"CryptoObject0{layer}.{coverage_channel}"].tobytes() == whole_coverage[rank].tobytes()
+    empty = encode({"nobody": np.zeros((8, 8), np.float32)}, levels=2).channels
+    assert all(not plane.any() and plane.shape == (8, 8) for plane in empty.values())
+    with_nan = {"car": np.zeros((8, 8), np.float32)}
+    with_nan["car"][7, 7] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        encode(with_nan)
+
+
 def test_half_float_storage_destroys_ids_which_is_why_it_is_refused(tmp_path):
     mattes = overlapping_blobs(3, seed=5)
     layers = encode(mattes)

@@ -14,6 +14,7 @@ thread while another thread asks `has_cached_features`.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -31,6 +32,7 @@ from rmpsam_plugin.images.layer_names import CRYPTOMATTE_LAYER
 from rmpsam_plugin.images.reader import Layer, Plate, PlateHeader, read_plate
 from rmpsam_plugin.images.sequences import find_sequence, inspect_sequence
 from rmpsam_plugin.job.precision import DEFAULT_PRECISION, check_precision, model_in_precision
+from rmpsam_plugin.job.settings import RunSettings
 from rmpsam_plugin.mattes.overlaps import DEFAULT_OVERLAP, OVERLAPS
 from rmpsam_plugin.mattes.plate_source import KeptPlate, PlateSource
 from rmpsam_plugin.mattes.shot_mattes import ShotMattes, network_predictor
@@ -63,6 +65,7 @@ class _Shot:
     frames: range
     colour_space: str | None
     pattern: str | None  # the plate pattern, when the frames are files
+    layer: str = "rgba"  # the plate's layer read (frames held in memory are their own "rgba")
 
 
 class VideoSession:
@@ -82,7 +85,9 @@ class VideoSession:
             raise InputError(f"overlap must be one of {', '.join(OVERLAPS)}, not {overlap!r}")
         check_precision(precision, device)
         self.model = model_in_precision(model, precision)
+        self.precision = precision
         self._shot = shot
+        self._size = size
         self._options = {"tracker": tracker, "blend": blend, "temporal": temporal, "refine_edges": refine_edges,
                          "overlap": overlap}
         inference = InferenceSize(size, size) if size else self.model.inference_size
@@ -126,7 +131,7 @@ class VideoSession:
                 raise InputError(f"frame {frame} is missing: {sequence.path(frame)}")
             return read_plate(sequence.path(frame), layer, frame=frame)
 
-        shot = _Shot(read, report.headers[present[0]], range(first, last + 1), colour_space, sequence.pattern)
+        shot = _Shot(read, report.headers[present[0]], range(first, last + 1), colour_space, sequence.pattern, layer)
         return cls(shot, model, **options)
 
     @classmethod
@@ -173,6 +178,27 @@ class VideoSession:
     @property
     def instances(self) -> list[str]:
         return self._prompts.names
+
+    @property
+    def result_settings(self) -> dict[str, object]:
+        """The settings that change this session's mattes, as `rmpsam-matte run` records them
+        (`RunSettings.result_key()`): size, layer, colour space, tracker, blend, edge refinement,
+        temporal stabiliser, overlap and precision. `write` stores them, as compact JSON with
+        sorted keys, in every frame's `rmpsam/settings` header, exactly as the job does: a `run`
+        over the same plate, prompts and weights with the same options finds the frames already
+        written and leaves them (and a rerun with other options rewrites them).
+
+        `size` is the `size` given (None: the weights' own), as `run --size`; `colour_space` the one
+        given (None: from the files), as `run --colour-space`. Frames held in memory
+        (`from_arrays`) have no plate a job could read: their `layer` is recorded as "rgba", the
+        one layer such a session has. What does not change mattes (device, feature cache,
+        threads) is not recorded, as in a job."""
+        return RunSettings(
+            plate=self._shot.pattern or "<memory>", prompts=None, output="", size=self._size, layer=self._shot.layer,
+            colour_space=self._shot.colour_space, tracker=self._options["tracker"], blend=self._options["blend"],
+            refine_edges=self._options["refine_edges"], temporal=self._options["temporal"],
+            overlap=self._options["overlap"], precision=self.precision,
+        ).result_key()
 
     @property
     def prompts(self) -> PromptSet:
@@ -253,9 +279,21 @@ class VideoSession:
               pixel_type: str = "half", passthrough: bool = False,
               on_frame: Callable[[int, Path], None] | None = None) -> list[Path]:
         """Write every frame's mattes as `run` does (one EXR per frame, a layer per instance, a
-        Cryptomatte) and return the paths. `on_frame(frame, path)` is called as each lands."""
+        Cryptomatte) and return the paths. `on_frame(frame, path)` is called as each lands.
+
+        Every frame's header records what made it, as a job's does: the weights' digest, the
+        prompts' digest (a mask given in memory counts by its pixels, as a mask file does) and
+        `result_settings` (`rmpsam/settings`). So `rmpsam-matte run` over the same output with
+        the same plate, prompt file, weights and options skips these frames as already written
+        (its resume and the farm's check task), and any other run rewrites them. "The same prompt
+        file" means the same prompts digest: a session's instances have no class (a file whose
+        instances name one differs), and a mask given in memory matches a file's mask whose
+        `load_mask` gives the same float32 matte."""
         with self._lock:
-            provenance = Provenance(weights_digest=self.model.digest, prompts_digest=prompts_digest(self._prompts))
+            settings = json.dumps(self.result_settings, sort_keys=True, separators=(",", ":"))
+            provenance = Provenance(weights_digest=self.model.digest,
+                                    prompts_digest=prompts_digest(self._prompts, masks=self._masks),
+                                    settings=settings)
             writer = MatteWriter(output, self._prompts.names, provenance,
                                  output_format=OutputFormat(pixel_type, compression),
                                  cryptomatte_layer=CRYPTOMATTE_LAYER if cryptomatte else None,

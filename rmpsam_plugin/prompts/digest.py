@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -28,15 +29,20 @@ from .model import Keyframe, PromptSet
 _DIGEST_FORMAT = "rmpsam-prompts-digest/1"
 
 
-def prompts_digest(prompt_set: PromptSet) -> str:
-    """SHA-256 hex of the canonical form of `prompt_set` (see the module docstring)."""
+def prompts_digest(prompt_set: PromptSet, masks: Mapping[tuple[str, int], np.ndarray] | None = None) -> str:
+    """SHA-256 hex of the canonical form of `prompt_set` (see the module docstring).
+
+    `masks`: mattes held in memory, by (instance name, frame), for keyframes without a mask file
+    (`VideoSession`'s masks); each counts as a mask file whose `load_mask` gives that matte would."""
+    masks = masks or {}
     canonical = {
         "format": _DIGEST_FORMAT,
         "instances": [
             {
                 "name": track.name,
                 "class": track.class_name,
-                "keyframes": [_keyframe_canonical(keyframe) for keyframe in track.keyframes.values()],
+                "keyframes": [_keyframe_canonical(keyframe, masks.get((track.name, frame)))
+                              for frame, keyframe in track.keyframes.items()],
             }
             for track in prompt_set.instances
         ],
@@ -45,13 +51,19 @@ def prompts_digest(prompt_set: PromptSet) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _keyframe_canonical(keyframe: Keyframe) -> dict:
+def _keyframe_canonical(keyframe: Keyframe, held_mask: np.ndarray | None = None) -> dict:
+    if keyframe.mask_path is not None:
+        mask_sha256 = _matte_sha256(load_mask(keyframe))
+    elif held_mask is not None:
+        mask_sha256 = _matte_sha256(held_mask)
+    else:
+        mask_sha256 = None
     return {
         "frame": keyframe.frame,
         "positive_clicks": _numbers(keyframe.positive_clicks),
         "negative_clicks": _numbers(keyframe.negative_clicks),
         "boxes": _numbers(keyframe.boxes),
-        "mask_sha256": _matte_sha256(keyframe) if keyframe.mask_path is not None else None,
+        "mask_sha256": mask_sha256,
     }
 
 
@@ -59,8 +71,7 @@ def _numbers(array: np.ndarray) -> list:
     return (array + 0.0).tolist()  # adding 0.0 turns -0.0 into 0.0
 
 
-def _matte_sha256(keyframe: Keyframe) -> str:
-    matte = load_mask(keyframe)
+def _matte_sha256(matte: np.ndarray) -> str:
     digest = hashlib.sha256(f"{matte.shape[0]}x{matte.shape[1]}:".encode())
     digest.update(np.ascontiguousarray(matte, dtype="<f4").tobytes())
     return digest.hexdigest()

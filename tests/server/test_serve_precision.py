@@ -1,5 +1,6 @@
-"""`rmpsam-matte serve --precision`: an int8 server decodes clicks close to a float32 one and hands
-its precision to the jobs it starts; int8 with a CUDA device is refused before listening (exit 3)."""
+"""`rmpsam-matte serve --precision`: an int8 server decodes clicks close to a float32 one, says so in
+`GET /health` and hands its precision to the jobs it starts; int8 with a CUDA device is refused
+before listening (exit 3)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ def test_an_int8_server_answers_like_a_float32_one(start_server, tmp_path, monke
     assert quantised.announcement["precision"] == "int8"
     reference = start_server()
     assert reference.announcement["precision"] == "float32"
+    for server, precision in ((quantised, "int8"), (reference, "float32")):  # what runs, over real HTTP
+        health = server.request("GET", "/health", timeout=30)
+        assert health.status == 200 and health.json()["precision"] == precision, health
     a, b = matte(reference, prompts), matte(quantised, prompts)
     iou = np.logical_and(a > 0.5, b > 0.5).sum() / np.logical_or(a > 0.5, b > 0.5).sum()
     assert (a > 0.5).mean() > 0.05 and iou >= IOU_MIN and float(np.abs(a - b).mean()) <= 0.01, iou

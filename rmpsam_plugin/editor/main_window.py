@@ -63,9 +63,11 @@ class EditorOptions:
     weights: str | None = None
     size: int | None = None
     device: str = "cpu"
+    precision: str = "float32"  # job.precision.DEFAULT_PRECISION (not imported: torch loads on the worker)
 
     def run_arguments(self) -> list[str]:
-        arguments = ["--layer", self.layer, "--device", self.device]
+        """The `run` options of the editor's shot run: it computes what the preview showed."""
+        arguments = ["--layer", self.layer, "--device", self.device, "--precision", self.precision]
         for option, value in (("--colour-space", self.colour_space), ("--weights", self.weights), ("--size", self.size)):
             if value is not None:
                 arguments += [option, str(value)]
@@ -79,7 +81,8 @@ def default_session_factory(pattern: str, options: EditorOptions):
             open_session,  # torch loads on the worker, not at start-up
         )
 
-        return open_session(pattern, options.layer, options.colour_space, options.weights, options.size, options.device)
+        return open_session(pattern, options.layer, options.colour_space, options.weights, options.size, options.device,
+                            options.precision)
 
     return open_session
 

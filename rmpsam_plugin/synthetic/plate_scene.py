@@ -22,9 +22,9 @@ import numpy as np
 from .defocus import defocus_sprite, defocus_texture, random_defocus
 from .grain import random_grain
 from .lighting import random_lighting_drift
-from .motion import Pose, camera_move, leave_and_return_trajectory, random_object_trajectory
+from .motion import Pose, Trajectory, camera_move
 from .photos import load_photos, random_photo_texture
-from .scene import Background, Scene, SceneObject
+from .scene import Background, Scene, SceneObject, draw_objects
 from .shape_variants import random_plate_shape
 from .shapes import Shape
 from .sprites import Canvas, Sprite, make_sprite, sprite_size, warp_sprite
@@ -53,23 +53,18 @@ def build_plate_scene(
     short_side = min(height, width)
     feature_range = (0.03 * short_side, 0.12 * short_side)
     background_blur, object_blurs = random_defocus(rng, short_side, num_objects)
-    leaving = int(rng.integers(num_objects)) if leave_and_return and num_objects else None
-    objects = []
-    for index in range(num_objects):
-        family = None if families is None else families[int(rng.integers(len(families)))]
-        shape = random_plate_shape(rng, family)
-        radius = rng.uniform(0.1, 0.25) * short_side
-        if index == leaving:
-            trajectory = leave_and_return_trajectory(rng, height, width, radius, num_frames)
-        else:
-            trajectory = random_object_trajectory(rng, height, width, radius)
+
+    def dress(index: int, shape: Shape, trajectory: Trajectory) -> SceneObject:
         sprite = defocus_sprite(_textured_sprite(rng, shape, trajectory.max_scale_px, feature_range), object_blurs[index])
-        objects.append(SceneObject(f"{shape.family}_{index + 1}", shape, sprite, trajectory, object_blurs[index]))
+        return SceneObject(f"{shape.family}_{index + 1}", shape, sprite, trajectory, object_blurs[index])
+
+    objects = draw_objects(rng, num_frames, height, width, num_objects, families, leave_and_return, random_plate_shape,
+                           dress)
     return Scene(
         height=height,
         width=width,
         num_frames=num_frames,
-        objects=tuple(objects),
+        objects=objects,
         front_to_back=tuple(int(k) for k in rng.permutation(num_objects)),
         background=_photo_background(rng, height, width, background_clutter, feature_range, background_blur),
         lighting=random_lighting_drift(rng, enabled=lighting_drift),

@@ -9,7 +9,7 @@ id-buffer, from exactly the same world the in-memory arrays came from.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -78,27 +78,50 @@ def build_scene(
     """Draw a scene. See `generate_shot` for the meaning of the options."""
     short_side = min(height, width)
     feature_range = (0.03 * short_side, 0.12 * short_side)  # one range for objects and background alike
+
+    def dress(index: int, shape: Shape, trajectory: Trajectory) -> SceneObject:
+        sprite = _textured_sprite(rng, shape, trajectory.max_scale_px, feature_range)
+        return SceneObject(f"{shape.family}_{index + 1}", shape, sprite, trajectory)
+
+    objects = draw_objects(rng, num_frames, height, width, num_objects, families, leave_and_return, random_shape, dress)
+    return Scene(
+        height=height,
+        width=width,
+        num_frames=num_frames,
+        objects=objects,
+        front_to_back=tuple(int(k) for k in rng.permutation(num_objects)),
+        background=_random_background(rng, height, width, background_clutter, feature_range),
+        lighting=random_lighting_drift(rng, enabled=lighting_drift),
+    )
+
+
+def draw_objects(
+    rng: np.random.Generator,
+    num_frames: int,
+    height: int,
+    width: int,
+    num_objects: int,
+    families: Sequence[str] | None,
+    leave_and_return: bool,
+    shape_of: Callable[[np.random.Generator, str | None], Shape],
+    dress: Callable[[int, Shape, Trajectory], SceneObject],
+) -> tuple[SceneObject, ...]:
+    """The instances of a scene, each a shape (`shape_of`), a size and a path, given its looks by
+    `dress` (sprite, defocus...). Both styles draw in this order, so a seed's procedural scene
+    stays what it was whatever the plate style adds around it."""
+    short_side = min(height, width)
     leaving = int(rng.integers(num_objects)) if leave_and_return and num_objects else None
     objects = []
     for index in range(num_objects):
         family = None if families is None else families[int(rng.integers(len(families)))]
-        shape = random_shape(rng, family)
+        shape = shape_of(rng, family)
         radius = rng.uniform(0.1, 0.25) * short_side
         if index == leaving:
             trajectory = leave_and_return_trajectory(rng, height, width, radius, num_frames)
         else:
             trajectory = random_object_trajectory(rng, height, width, radius)
-        sprite = _textured_sprite(rng, shape, trajectory.max_scale_px, feature_range)
-        objects.append(SceneObject(f"{shape.family}_{index + 1}", shape, sprite, trajectory))
-    return Scene(
-        height=height,
-        width=width,
-        num_frames=num_frames,
-        objects=tuple(objects),
-        front_to_back=tuple(int(k) for k in rng.permutation(num_objects)),
-        background=_random_background(rng, height, width, background_clutter, feature_range),
-        lighting=random_lighting_drift(rng, enabled=lighting_drift),
-    )
+        objects.append(dress(index, shape, trajectory))
+    return tuple(objects)
 
 
 def _textured_sprite(

@@ -35,16 +35,37 @@ class ResidualCrossAttention(nn.Module):
         return tuple(x.reshape(batch, length, heads, width // heads).transpose(1, 2) for x in (projected_k, projected_v))
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor | None = None,
-                projected: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
-        """query (B, N, C) and keys (B, L, C), or their `project_keys` -> (B, N, C)."""
+                projected: tuple[torch.Tensor, torch.Tensor] | list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+                ) -> torch.Tensor:
+        """query (B, N, C) and keys (B, L, C), or their `project_keys` -> (B, N, C).
+
+        `projected` may also be a list of projections, one per block of keys (the frames of a
+        stack): the attention is then over all their keys as if joined, without joining them."""
         if projected is None:
             if keys is None:
                 raise ValueError("give keys or their projection")
             projected = self.project_keys(keys)
-        key, value = projected
         width, heads = self.attn.embed_dim, self.attn.num_heads
         batch, count = query.shape[:2]
         q = F.linear(query, self.attn.in_proj_weight[:width], self.attn.in_proj_bias[:width])
         q = q.reshape(batch, count, heads, width // heads).transpose(1, 2)
-        attended = F.scaled_dot_product_attention(q, key.to(q.dtype), value.to(q.dtype))
+        if isinstance(projected, list):
+            attended = _attention_over_blocks(q, projected)
+        else:
+            key, value = projected
+            attended = F.scaled_dot_product_attention(q, key.to(q.dtype), value.to(q.dtype))
         return query + self.attn.out_proj(attended.transpose(1, 2).reshape(batch, count, width))
+
+
+def _attention_over_blocks(q: torch.Tensor, blocks: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """Softmax attention of q (B, H, N, D) over the keys of every block joined, block by block:
+    each block's scores against one shared maximum, weights summed across blocks. Joining the
+    keys first meant copying two frames' worth of them (75 MB at the released size) for every
+    stacked decode, more time than the attention itself; the few queries make the scores small."""
+    scale = q.shape[-1] ** -0.5
+    scores = [torch.matmul(q, key.to(q.dtype).transpose(-2, -1)) * scale for key, _ in blocks]
+    peak = torch.stack([block.amax(-1, keepdim=True) for block in scores]).amax(0)
+    weights = [torch.exp(block - peak) for block in scores]
+    total = torch.stack([block.sum(-1, keepdim=True) for block in weights]).sum(0)
+    attended = torch.stack([torch.matmul(w, value.to(q.dtype)) for w, (_, value) in zip(weights, blocks)]).sum(0)
+    return attended / total

@@ -140,9 +140,11 @@ class PanopticHead(nn.Module):
         return self.prompt_attn.project_keys(features.flatten(2).transpose(1, 2))
 
     def adapt_prompts(self, features: torch.Tensor, output: DecodeOutput,
-                      pixel_keys: tuple[torch.Tensor, torch.Tensor] | None = None) -> DecodeOutput:
+                      pixel_keys: tuple[torch.Tensor, torch.Tensor] | list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+                      ) -> DecodeOutput:
         """Prompt adapter: cross-attention from each kernel to every pixel, new masks and IoU.
-        `pixel_keys`: `prompt_pixel_keys(features)`, if already computed."""
+        `pixel_keys`: `prompt_pixel_keys(features)`, if already computed; for height-stacked
+        frames, each frame's in stacking order (`ResidualCrossAttention.forward`)."""
         kernels = self.prompt_norm(self.prompt_attn(output.kernels, projected=pixel_keys or self.prompt_pixel_keys(features)))
         output.stage_masks.append(masks_from_kernels(kernels, features))
         output.stage_cls.append(output.cls)

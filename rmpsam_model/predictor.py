@@ -210,11 +210,11 @@ class RMPSAMPredictor:
         with self._inference_context():
             # The adapter's pixel keys are a per-pixel projection, so the stack's keys are each
             # frame's keys one after the other (height-stacking flattens frame by frame): the
-            # keyframe's, asked for on every frame of its segment, are computed once and kept.
+            # keyframe's, asked for on every frame of its segment, are computed once and kept,
+            # and the attention runs over the frames' keys block by block, never joined.
             per_frame = [self._prompt_pixel_keys(key, frame) for key, frame in zip(frame_indices, features)]
-            pixel_keys = tuple(torch.cat([keys[part] for keys in per_frame], dim=2) for part in (0, 1))
             output = self.model.decode_from_kernels(stacked, queries[None].to(self.device))
-            output = self.model.panoptic_head.adapt_prompts(stacked, output, pixel_keys)
+            output = self.model.panoptic_head.adapt_prompts(stacked, output, per_frame)
         height = features[0].shape[2]
         low_res = output.masks[0].float().unflatten(1, (len(features), height))
         return AcrossFrames(low_res, output.iou[0, :, 0].float())

@@ -25,21 +25,10 @@ class StageOutput:
     iou: torch.Tensor  # (B, N, 1)
 
 
-def pixel_matrix(features: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) -> (B, C, H*W) as a view in either memory layout. The inference network keeps
-    its features channels-last, where `reshape` to (B, C, H*W) copies every call: at the released
-    size that is 37 MB per frame, and a stacked decode's stages asked for it a dozen times, more
-    time than their matrix products. Matrix products read the transposed view as it lies."""
-    batch, channels, height, width = features.shape
-    if features.is_contiguous():
-        return features.view(batch, channels, height * width)
-    return features.permute(0, 2, 3, 1).reshape(batch, height * width, channels).transpose(1, 2)
-
-
 def masks_from_kernels(kernels: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
     """Mask logits: every kernel dotted with every pixel's feature, (B, N, C) x (B, C, H, W) -> (B, N, H, W)."""
-    batch, _, height, width = features.shape
-    return torch.bmm(kernels, pixel_matrix(features)).view(batch, -1, height, width)
+    batch, channels, height, width = features.shape
+    return torch.bmm(kernels, features.reshape(batch, channels, height * width)).view(batch, -1, height, width)
 
 
 def pool_under_masks(masks: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
@@ -48,9 +37,9 @@ def pool_under_masks(masks: torch.Tensor, features: torch.Tensor) -> torch.Tenso
     The released code thresholds `sigmoid(logit) > 0.5`, which is `logit > 0`; comparing the logit
     directly saves a pass over the masks (the two can only disagree for |logit| < 1e-7, where float
     rounding of the logit itself already decides)."""
-    batch, _, height, width = features.shape
+    batch, channels, height, width = features.shape
     hard = (masks > 0).to(features.dtype).view(batch, -1, height * width)
-    return torch.bmm(hard, pixel_matrix(features).transpose(1, 2))
+    return torch.bmm(hard, features.reshape(batch, channels, height * width).transpose(1, 2))
 
 
 class FeedForward(nn.Module):

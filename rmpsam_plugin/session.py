@@ -14,7 +14,6 @@ thread while another thread asks `has_cached_features`.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -193,12 +192,16 @@ class VideoSession:
         (`from_arrays`) have no plate a job could read: their `layer` is recorded as "rgba", the
         one layer such a session has. What does not change mattes (device, feature cache,
         threads) is not recorded, as in a job."""
+        return self._run_settings().result_key()
+
+    def _run_settings(self) -> RunSettings:
+        """This session's options as the job's settings, for `result_settings` and `write`."""
         return RunSettings(
             plate=self._shot.pattern or "<memory>", prompts=None, output="", size=self._size, layer=self._shot.layer,
             colour_space=self._shot.colour_space, tracker=self._options["tracker"], blend=self._options["blend"],
             refine_edges=self._options["refine_edges"], temporal=self._options["temporal"],
             overlap=self._options["overlap"], precision=self.precision,
-        ).result_key()
+        )
 
     @property
     def prompts(self) -> PromptSet:
@@ -290,10 +293,9 @@ class VideoSession:
         instances name one differs), and a mask given in memory matches a file's mask whose
         `load_mask` gives the same float32 matte."""
         with self._lock:
-            settings = json.dumps(self.result_settings, sort_keys=True, separators=(",", ":"))
             provenance = Provenance(weights_digest=self.model.digest,
                                     prompts_digest=prompts_digest(self._prompts, masks=self._masks),
-                                    settings=settings)
+                                    settings=self._run_settings().result_header())
             writer = MatteWriter(output, self._prompts.names, provenance,
                                  output_format=OutputFormat(pixel_type, compression),
                                  cryptomatte_layer=CRYPTOMATTE_LAYER if cryptomatte else None,

@@ -9,8 +9,8 @@ either way (one part, channels sorted by name), so Nuke and every reader see no 
 OpenEXR releases the GIL while it compresses, so frames written on different threads overlap.
 
 ZIP and ZIPS, the lossless default and its one-line variant, go through `exr_zip_writer` instead:
-the same file layout at a sixth of the CPU on matte frames (`bench io`; its docstring says why). Compression levels
-(`zip:4`) are not offered.
+the same file layout at a sixth of the CPU on matte frames (`bench io`; its docstring says why).
+Compression levels (`zip:4`) are not offered.
 """
 
 from __future__ import annotations

@@ -66,8 +66,8 @@ def job_provenance(plan: JobPlan, weights_digest: str) -> Provenance:
     """What every frame of this job records in its header, and what a frame must carry to count
     as done: the weights, the prompts and the settings that change mattes. The runner writes it;
     resume and the farm's check task compare against it."""
-    settings = json.dumps(plan.settings.result_key(), sort_keys=True, separators=(",", ":"))
-    return Provenance(weights_digest=weights_digest, prompts_digest=prompts_digest(plan.prompts), settings=settings)
+    return Provenance(weights_digest=weights_digest, prompts_digest=prompts_digest(plan.prompts),
+                      settings=plan.settings.result_header())
 
 
 def already_written(path: Path, provenance: Provenance) -> bool:

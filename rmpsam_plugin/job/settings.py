@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,3 +52,8 @@ class RunSettings:
             "overlap": self.overlap,
             "precision": self.precision,
         }
+
+    def result_header(self) -> str:
+        """`result_key` as every written frame's `rmpsam/settings` attribute holds it: resume, the
+        farm's check task and a `VideoSession`'s frames compare this very string."""
+        return json.dumps(self.result_key(), sort_keys=True, separators=(",", ":"))

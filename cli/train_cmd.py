@@ -40,6 +40,7 @@ from rmpsam_plugin.training_data import (
     SyntheticImageSource,
     random_class_table,
     synthetic_class_names,
+    synthetic_seed_offset,
 )
 
 WEIGHTS_NAME = "weights.safetensors"
@@ -68,7 +69,8 @@ def _common_options(function):
         click.option("--checkpoint-every", type=click.IntRange(min=1), default=100, show_default=True),
         click.option("--log-every", type=click.IntRange(min=1), default=10, show_default=True),
         click.option("--device", default="cpu", show_default=True, help="'cpu', 'cuda' or 'cuda:N'."),
-        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+                     help="Random stream of prompts and matching; for synthetic runs also which shots are drawn."),
         click.option("--threads", type=click.IntRange(min=1), help="CPU threads for torch."),
         click.option("--half", is_flag=True, help="Store weights.safetensors as float16 (half the size)."),
         click.option("--resume", is_flag=True, help="Continue from the newest checkpoint in --out."),
@@ -114,8 +116,8 @@ def synthetic(out_dir, steps, batch_size, learning_rate, checkpoint_every, log_e
     else:
         model = RMPSAM(network)
         table = random_class_table(len(names), network.text_dim, seed)
-    # Continued runs draw fresh shots: seeds beyond any earlier run's of the same length.
-    source = SyntheticImageSource(config.batch_size, size, seed_offset=10_000_000 if init_path else 0, style=data_style)
+    offset = synthetic_seed_offset(seed, continued=init_path is not None)
+    source = SyntheticImageSource(config.batch_size, size, seed_offset=offset, style=data_style)
     if overfit_batch:
         source = RepeatedBatch(source)
     _run(model, table, names, source, config, out_dir, InferenceSize(size, 4 * size), threads, half, resume, quiet,

@@ -26,6 +26,19 @@ from rmpsam_plugin.images.sequences import find_sequence
 from rmpsam_plugin.synthetic import CLASS_NAMES, generate_shot
 
 TRAIN_SEED_BASE = 10_000_000
+SEEDS_PER_RUN_SEED = 100_000_000
+"""Shots of runs with different `--seed` lie this far apart (room for 12 million batches of 8)."""
+CONTINUED_RUN_OFFSET = 10_000_000
+"""A run that starts from earlier weights (`--init`) draws its shots this far above a fresh run's."""
+
+
+def synthetic_seed_offset(seed: int, continued: bool) -> int:
+    """Where a training run's shots start above `TRAIN_SEED_BASE`.
+
+    Both `--seed` and `--init` move it, so a chain of runs (a fresh one, then runs that start from
+    the previous one's weights, each with its own `--seed`) never trains on a shot twice. Seed 0
+    keeps the offsets of the original recipe (0 fresh, `CONTINUED_RUN_OFFSET` continued)."""
+    return seed * SEEDS_PER_RUN_SEED + (CONTINUED_RUN_OFFSET if continued else 0)
 DATA_STYLES = ("procedural", "plate", "mixed")
 """What `SyntheticImageSource` draws: procedural shots, plate-style shots (photographs, camera motion,
 defocus, grain, thin and holed shapes; needs the `train` extra), or the two alternating by seed."""

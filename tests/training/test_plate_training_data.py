@@ -44,3 +44,17 @@ def test_plate_data_without_scikit_image_exits_with_the_install_command(tmp_path
     assert result.exit_code == USAGE_ERROR, result.output
     assert 'pip install "rmpsam-matte[train]"' in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_chained_training_runs_never_draw_the_same_shots():
+    """A fresh run, a run on from its weights, and a further run with its own --seed each start
+    their shots far enough apart that none of them repeats another's (the original recipe's
+    offsets, seed 0, are kept)."""
+    from rmpsam_plugin.training_data import synthetic_seed_offset
+
+    assert synthetic_seed_offset(0, continued=False) == 0
+    assert synthetic_seed_offset(0, continued=True) == 10_000_000
+    offsets = sorted(synthetic_seed_offset(seed, continued) for seed in (0, 1, 2) for continued in (False, True))
+    assert len(set(offsets)) == 6
+    three_hours_of_batches = 20_000 * 8  # far more steps than any recipe here runs
+    assert min(b - a for a, b in zip(offsets, offsets[1:])) >= three_hours_of_batches

@@ -98,8 +98,7 @@ def _correspondence(frame: np.ndarray, neighbour: np.ndarray, flow: np.ndarray, 
     np.multiply(exponent, np.float32(1.0 / CONSISTENCY_PIXELS), out=exponent)
     np.square(exponent, out=exponent)
     warped = cv2.remap(neighbour, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    warped -= frame
-    np.abs(warped, out=warped)
+    warped -= frame  # squared below: its sign does not matter
     np.multiply(warped, np.float32(1.0 / PHOTOMETRIC_TOLERANCE), out=warped)
     np.square(warped, out=warped)
     exponent += warped

@@ -60,7 +60,7 @@ def stabilise_sequence(
     backward = _recursive_pass(mattes[::-1], anchors[::-1], [pull_ahead for _, pull_ahead in links][::-1], strength)[::-1]
     result = []
     for matte, ahead, behind, anchored in zip(mattes, forward, backward, anchors):
-        smoothed = matte if anchored else 0.5 * (ahead + behind)
+        smoothed = matte if anchored else np.float32(0.5) * (ahead + behind)
         result.append(_logit(smoothed))
     return result
 
@@ -82,16 +82,29 @@ def _recursive_pass(
             filtered.append(mattes[t])
             continue
         pull = pulls[t - 1]
-        history = pull.pull(filtered[-1])
-        filtered.append(mattes[t] + strength * pull.trust * (history - mattes[t]))
+        # matte + strength * trust * (history - matte), in place on the pulled history (the same
+        # operations in the same order: this runs per instance and frame at the network size).
+        update = pull.pull(filtered[-1])
+        update -= mattes[t]
+        update *= np.multiply(pull.trust, np.float32(strength))
+        update += mattes[t]
+        filtered.append(update)
     return filtered
 
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:
-    return (1.0 / (1.0 + np.exp(-np.clip(logits, -30.0, 30.0)))).astype(np.float32)
+    """1 / (1 + exp(-x)) in float32, x clipped to +/-30, computed in one buffer."""
+    result = np.clip(logits, np.float32(-30.0), np.float32(30.0), dtype=np.float32)
+    np.negative(result, out=result)
+    np.exp(result, out=result)
+    result += np.float32(1.0)
+    return np.divide(np.float32(1.0), result, out=result)
 
 
 def _logit(matte: np.ndarray) -> np.ndarray:
+    """log(p / (1 - p)) in float32, p clipped `_LOGIT_LIMIT` away from 0 and 1."""
     limit = 1.0 / (1.0 + np.exp(_LOGIT_LIMIT))
-    clipped = np.clip(matte, limit, 1.0 - limit)
-    return np.log(clipped / (1.0 - clipped)).astype(np.float32)
+    clipped = np.clip(matte, np.float32(limit), np.float32(1.0 - limit), dtype=np.float32)
+    odds = np.subtract(np.float32(1.0), clipped)
+    np.divide(clipped, odds, out=odds)
+    return np.log(odds, out=odds)

@@ -102,3 +102,24 @@ def test_grey_conversion_accepts_float_and_uint8():
     image = np.full((4, 4, 3), 0.5, np.float32)
     assert grey_u8(image).dtype == np.uint8 and int(grey_u8(image)[0, 0]) == 128
     assert grey_u8((image * 255).astype(np.uint8))[0, 0] == 127
+
+
+def test_matte_logit_conversions_stay_float32_and_match_float64():
+    """The stabiliser converts every instance's mattes at the network size both ways; it does so
+    in float32 in place, within a few float32 steps of the same formulas in float64."""
+    from rmpsam_plugin.refine.temporal import _logit, _sigmoid
+
+    logits = np.random.default_rng(3).normal(0.0, 8.0, (64, 64)).astype(np.float32)
+    mattes = _sigmoid(logits)
+    assert mattes.dtype == np.float32
+    np.testing.assert_allclose(mattes, 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -30, 30))), atol=1e-7)
+    back = _logit(mattes)
+    limit = 1.0 / (1.0 + np.exp(12.0))
+    clipped = np.clip(mattes.astype(np.float64), limit, 1.0 - limit)
+    assert back.dtype == np.float32
+    reference = np.log(clipped / (1.0 - clipped))
+    # Near saturation float32 cannot hold 1 - p finely; what reaches the file is the matte.
+    moderate = np.abs(reference) < 8.0
+    np.testing.assert_allclose(back[moderate], reference[moderate], atol=2e-5, rtol=1e-5)
+    np.testing.assert_allclose(1.0 / (1.0 + np.exp(-back.astype(np.float64))), clipped, atol=1e-7)
+    assert float(np.abs(back).max()) <= 12.0 + 0.02  # exact 0 and 1 stay finite

@@ -102,3 +102,17 @@ def test_linear_to_network_rgb_equals_opencolorio_srgb_encoding():
     assert ours.dtype == np.float32 and ours.shape == linear.shape
     np.testing.assert_allclose(ours, reference, atol=2e-5, rtol=0)
     assert ours.min() == 0.0 and ours.max() == 1.0
+
+
+def test_linear_rgb_of_rgba_and_reordered_plates_is_exactly_their_colour_channels(tmp_path):
+    """RGBA plates (the usual case, alpha dropped by OpenCV) and layers whose colour channels are
+    not first give the stored R, G, B bit for bit, as a contiguous float32 array."""
+    from rmpsam_plugin.images.colour import to_linear_rgb
+
+    rgba = np.random.default_rng(5).normal(0.3, 0.4, (7, 9, 4)).astype(np.float32)
+    plate = read_plate(write_exr(tmp_path / "rgba.exr", rgba, pixel_type="float"))
+    linear = to_linear_rgb(plate)
+    assert linear.dtype == np.float32 and linear.flags.c_contiguous and linear.shape == (7, 9, 3)
+    np.testing.assert_array_equal(linear, rgba[..., :3])
+    plate.pixels = np.ascontiguousarray(plate.pixels[:, ::-1])[:, ::-1]  # a view OpenCV cannot take as is
+    np.testing.assert_array_equal(to_linear_rgb(plate), rgba[..., :3])

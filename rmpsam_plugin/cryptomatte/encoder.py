@@ -73,21 +73,28 @@ def encode(
     ids = [name_to_id(name) for name in names]
     _refuse_id_collisions(names, ids)
     height, width = _common_shape(mattes)
-    rank_ids = np.zeros((levels, height, width), dtype=np.float32)
+    # A pixel holds at most one rank per instance: the ranks beyond are empty everywhere and share
+    # one read-only zero plane, which the EXR writer then scans and compresses once.
+    used = min(levels, len(names))
+    rank_ids = np.zeros((used, height, width), dtype=np.float32)
     rank_coverage = np.zeros_like(rank_ids)
     box = _covered_box(mattes)
     if box is not None:  # outside it every rank is id 0, coverage 0: nothing to work out
         coverage = _normalised_coverage({name: np.asarray(matte)[box] for name, matte in mattes.items()})
         covered = (slice(None), *box)
-        rank_ids[covered], rank_coverage[covered] = _rank(coverage, np.array([cid.value for cid in ids], np.float32), levels)
+        rank_ids[covered], rank_coverage[covered] = _rank(coverage, np.array([cid.value for cid in ids], np.float32), used)
+    empty = np.zeros((height, width), dtype=np.float32)
+    empty.flags.writeable = False
+    ids_of_rank = [*rank_ids, *[empty] * (levels - used)]
+    coverage_of_rank = [*rank_coverage, *[empty] * (levels - used)]
     channels: dict[str, np.ndarray] = {}
     for layer_index in range(levels // RANKS_PER_LAYER):
         prefix = f"{layer_name}{layer_index:02d}"
         first, second = RANKS_PER_LAYER * layer_index, RANKS_PER_LAYER * layer_index + 1
-        channels[f"{prefix}.R"] = rank_ids[first]
-        channels[f"{prefix}.G"] = rank_coverage[first]
-        channels[f"{prefix}.B"] = rank_ids[second]
-        channels[f"{prefix}.A"] = rank_coverage[second]
+        channels[f"{prefix}.R"] = ids_of_rank[first]
+        channels[f"{prefix}.G"] = coverage_of_rank[first]
+        channels[f"{prefix}.B"] = ids_of_rank[second]
+        channels[f"{prefix}.A"] = coverage_of_rank[second]
     return CryptomatteLayers(channels=channels, metadata=_metadata(layer_name, names, ids))
 
 

@@ -70,7 +70,11 @@ def _chunks(names: list[str], planes: Mapping[str, np.ndarray], window: Window, 
     height = window.height
     rows = [planes[name].reshape(height, -1).view(np.uint8) for name in names]  # (lines, bytes of a line)
     occupied = np.zeros(height, dtype=bool)
-    for plane_rows in rows:
+    scanned: set[int] = set()
+    for name, plane_rows in zip(names, rows):
+        if id(planes[name]) in scanned:  # one plane under several names (a Cryptomatte's empty ranks)
+            continue
+        scanned.add(id(planes[name]))
         occupied |= plane_rows.view(_WORDS[plane_rows.shape[1] % 8]).any(axis=1)
     chunks: list[bytes] = []
     empty_chunks: dict[int, bytes] = {}

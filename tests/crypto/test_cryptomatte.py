@@ -474,3 +474,17 @@ def test_encode_clips_and_honours_levels():
     coverage = layers.channels["CryptoAsset00.G"] + layers.channels["CryptoAsset00.A"]
     assert coverage.min() >= 0.0 and coverage.max() <= 1.0 + 1e-6
     assert f"cryptomatte/{layer_key('CryptoAsset')}/name" in layers.metadata
+
+
+def test_ranks_beyond_the_instance_count_share_one_empty_read_only_plane():
+    """Two instances fill at most two ranks: the other four of six are one zero plane that nothing
+    can write into (the EXR writer scans and compresses it once)."""
+    hero = np.zeros((6, 8), np.float32)
+    hero[:, :5] = 1.0
+    car = np.zeros((6, 8), np.float32)
+    car[:, 3:] = 0.5
+    channels = encode({"hero": hero, "car": car}, "CryptoObject", 6).channels
+    empty = [channels[f"CryptoObject{layer:02d}.{c}"] for layer in (1, 2) for c in "RGBA"]
+    assert all(plane is empty[0] for plane in empty)
+    assert not empty[0].any() and not empty[0].flags.writeable and empty[0].shape == (6, 8)
+    assert channels["CryptoObject00.A"][0, 4] == np.float32(0.5 / 1.5)  # rank 1 still holds the smaller share

@@ -18,7 +18,7 @@ LONG_NAME = "an_instance_name_longer_than_31_bytes.A"  # needs the long-names fl
 
 
 def channels() -> dict[str, np.ndarray]:
-    """Empty chunks, a solid matte with soft edges, incompressible noise (stored raw) and hash-like floats."""
+    """Empty chunks, a solid matte with soft edges, incompressible noise (stored raw), hash-like floats."""
     rng = np.random.default_rng(4)
     matte = np.zeros(DATA.shape, np.float32)
     matte[17:30, 6:40] = 1.0
@@ -30,6 +30,7 @@ def channels() -> dict[str, np.ndarray]:
         LONG_NAME: noise.astype(np.float16),
         "CryptoObject00.R": np.where(matte > 0, np.float32(3.1e-12), np.float32(0)).astype(np.float32),
         "CryptoObject00.G": matte,
+        "CryptoObject00.A": matte,  # one plane under two names, as a Cryptomatte's empty ranks share one
         "Z": np.zeros(DATA.shape, np.float32),
     }
 

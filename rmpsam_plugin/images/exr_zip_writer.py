@@ -22,6 +22,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping
 
+import cv2
 import numpy as np
 from isal import isal_zlib
 
@@ -92,14 +93,18 @@ def _chunks(names: list[str], planes: Mapping[str, np.ndarray], window: Window, 
 
 
 def _deflated(raw: np.ndarray) -> bytes:
-    """ZIP's reorder, predictor and deflate of one chunk's bytes; the raw bytes if that is no smaller."""
-    half = (raw.size + 1) // 2
-    reordered = np.empty_like(raw)
-    reordered[:half] = raw[0::2]
-    reordered[half:] = raw[1::2]
+    """ZIP's reorder, predictor and deflate of one chunk's bytes; the raw bytes if that is no smaller.
+
+    The reorder (even bytes, then odd ones) is OpenCV's two-channel split, which runs at memory
+    speed where numpy's stride-2 copies do not; the predictor then runs over each half straight
+    into the output. Chunks hold half and float pixels only, so their size is even."""
+    even, odd = (half.reshape(-1) for half in cv2.split(raw.reshape(-1, 1, 2)))
+    boundary = even.size
     predicted = np.empty_like(raw)
-    predicted[0] = reordered[0]
-    np.subtract(reordered[1:], reordered[:-1], out=predicted[1:])
+    predicted[0] = even[0]
+    np.subtract(even[1:], even[:-1], out=predicted[1:boundary])
+    np.subtract(odd[:1], even[-1:], out=predicted[boundary:boundary + 1])
+    np.subtract(odd[1:], odd[:-1], out=predicted[boundary + 1:])
     predicted[1:] += 128  # uint8 arithmetic wraps: (b[i] - b[i-1] + 128) mod 256, as OpenEXR stores it
     deflated = isal_zlib.compress(predicted, DEFLATE_LEVEL)
     return deflated if len(deflated) < raw.size else raw.tobytes()

@@ -7,7 +7,11 @@ from pathlib import Path
 import click
 
 from rmpsam_model.loading import load_model
-from rmpsam_plugin.bench.propagation_bench import run_precision_comparison, run_propagation_benchmark
+from rmpsam_plugin.bench.propagation_bench import (
+    run_precision_comparison,
+    run_propagation_benchmark,
+    run_stabiliser_size_comparison,
+)
 from rmpsam_plugin.bench.table import format_table
 
 
@@ -18,17 +22,26 @@ from rmpsam_plugin.bench.table import format_table
 @click.option("--weights", type=click.Path(path_type=Path), help="Weights (default: configured, else shipped).")
 @click.option("--compare-precision", is_flag=True,
               help="Only the default scheme, run in float32 and in int8 (`run --precision`) on the same shots.")
-def propagation(shots: int, frames: int, size: str, weights: Path | None, compare_precision: bool) -> None:
+@click.option("--compare-stabiliser-size", is_flag=True,
+              help="Only the default scheme: without the stabiliser, with it at the network image's size and at half "
+                   "of it, on the same shots.")
+def propagation(shots: int, frames: int, size: str, weights: Path | None, compare_precision: bool,
+                compare_stabiliser_size: bool) -> None:
     """J&F and dtSSD of each propagation scheme through the real job, on frames between keyframes.
 
     The first row (every frame decoded alone from the nearest keyframe's prompts) is the baseline.
-    With --compare-precision: the default scheme in float32 (the baseline) and in int8.
+    With --compare-precision: the default scheme in float32 (the baseline) and in int8. With
+    --compare-stabiliser-size: the default scheme without the stabiliser (the baseline), and with
+    it at the network image's size and at half of it.
     """
     width, height = (int(v) for v in size.lower().split("x"))
     if compare_precision:
         _compare_precision(weights, shots, frames, height, width)
         return
-    scores = run_propagation_benchmark(load_model(weights), shots, frames, height, width)
+    if compare_stabiliser_size:
+        scores = run_stabiliser_size_comparison(load_model(weights), shots, frames, height, width)
+    else:
+        scores = run_propagation_benchmark(load_model(weights), shots, frames, height, width)
     baseline = scores[0]
     rows = [[s.name, f"{s.j:.3f}", f"{s.f:.3f}", f"{s.jf:.3f}", f"{s.jf - baseline.jf:+.3f}", f"{s.dtssd:.2f}",
              f"{s.seconds_per_frame * 1e3:.0f}"] for s in scores]

@@ -67,6 +67,26 @@ def network_prompts(keyframe: Keyframe, geometry: PlateGeometry, mask: np.ndarra
     )
 
 
+STABILISER_MIN_SIDE = 256
+"""The stabiliser works at half the network image's size while that keeps this many pixels on the
+short side (the released network's 1024x540 image: 512x270); below, at the network image's size."""
+
+
+def stabiliser_size(network_hw: tuple[int, int]) -> tuple[int, int]:
+    """Where the temporal stabiliser filters: (height, width).
+
+    Its inputs hold no detail finer than the network's stride-4 logits, so half the network
+    image still gives the flow and the filter twice the logits' resolution, for a quarter of the
+    pixels: the optical flow, the warps and the per-instance conversions were the costliest CPU
+    step of a job outside the network (`bench pipeline --breakdown`). Small network images (the
+    shipped weights' 192 px) keep their size, where DIS flow would run out of pixels. README,
+    "Propagation", measures both on the same shots."""
+    height, width = network_hw
+    if min(height, width) // 2 < STABILISER_MIN_SIDE:
+        return height, width
+    return (height + 1) // 2, (width + 1) // 2
+
+
 class ShotMattes:
     """The recipe above for one shot, one set of prompts and one network."""
 
@@ -85,6 +105,7 @@ class ShotMattes:
         self.refine = refine_edges
         self.overlap = overlap
         self.network_geometry = InferenceGeometry.for_image(*geometry.network_hw, predictor.size)
+        self.stabiliser_hw = stabiliser_size(geometry.network_hw)
         instances = [
             InstanceKeyframes(track.name, {frame: network_prompts(kf, geometry, (masks or {}).get((track.name, frame)))
                                            for frame, kf in track.keyframes.items()})
@@ -118,20 +139,35 @@ class ShotMattes:
 
     def _stabilise(self, blended: dict[int, dict[str, torch.Tensor]]) -> dict[int, dict[str, torch.Tensor]]:
         """The stabiliser over every frame of `blended`, keyframes kept as decoded (a step of its own in
-        `bench pipeline --breakdown`)."""
+        `bench pipeline --breakdown`). It filters at `stabiliser_hw` and hands back logits at the
+        network image's size, where the edge refinement expects them."""
         frames = sorted(blended)
-        images = [self.plates.network_image(frame) for frame in frames]
+        working_hw = self.stabiliser_hw
+        images = [self._at_stabiliser_size(self.plates.network_image(frame), cv2.INTER_AREA) for frame in frames]
         links = motion_links(images)  # one flow per pair of frames, shared by every instance
         stabilised: dict[int, dict[str, torch.Tensor]] = {frame: {} for frame in frames}
+        network_h, network_w = self.geometry.network_hw
         for name in self.prompts.names:
-            network_logits = [self._at_network_size(blended[f][name]) for f in frames]
+            working_logits = [self._at_stabiliser_size(self._at_network_size(blended[f][name]), cv2.INTER_AREA)
+                              for f in frames]
             anchors = [frame in self.keyframes[name] for frame in frames]
-            smoothed = stabilise_sequence(images, network_logits, anchors, links=links)
+            smoothed = stabilise_sequence(images, working_logits, anchors, links=links)
             for frame, plane, anchored in zip(frames, smoothed, anchors):
                 # A keyframe's matte is the artist's decode, bit for bit: keep its own logits.
-                stabilised[frame][name] = blended[frame][name] if anchored else torch.from_numpy(
-                    np.ascontiguousarray(plane, dtype=np.float32))
+                if anchored:
+                    stabilised[frame][name] = blended[frame][name]
+                    continue
+                if working_hw != (network_h, network_w):
+                    plane = cv2.resize(plane, (network_w, network_h), interpolation=cv2.INTER_LINEAR)
+                stabilised[frame][name] = torch.from_numpy(np.ascontiguousarray(plane, dtype=np.float32))
         return stabilised
+
+    def _at_stabiliser_size(self, image: np.ndarray, interpolation: int) -> np.ndarray:
+        """An image or plane at the network image's size -> at `stabiliser_hw` (itself if equal)."""
+        height, width = self.stabiliser_hw
+        if image.shape[:2] == (height, width):
+            return image
+        return cv2.resize(image, (width, height), interpolation=interpolation)
 
     def _at_network_size(self, logits: torch.Tensor) -> np.ndarray:
         """(h/4, w/4) logits -> the network image's size, laid out as `logits_to_original` lays them

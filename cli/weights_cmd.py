@@ -17,6 +17,7 @@ from rmpsam_cli.exit_codes import BAD_INPUT, OUTPUT_ERROR
 from rmpsam_model.checkpoint import convert_to_safetensors
 from rmpsam_model.checkpoint_errors import CheckpointError
 from rmpsam_model.checkpoint_summary import CheckpointSummary, summarize_checkpoint
+from rmpsam_model.training.export import save_half
 from rmpsam_model.weights_location import resolve_weights_path
 
 
@@ -45,15 +46,23 @@ def info(path: Path | None, as_json: bool) -> None:
 @click.argument("src", type=click.Path(path_type=Path))
 @click.argument("dst", required=False, type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="Replace DST if it exists.")
-def convert(src: Path, dst: Path | None, force: bool) -> None:
+@click.option("--half", is_flag=True,
+              help="SRC is a .safetensors weights file: write it again with float16 tensors, metadata kept "
+                   "(half the size, as the shipped weights are stored).")
+def convert(src: Path, dst: Path | None, force: bool, half: bool) -> None:
     """Write SRC's weights to DST as safetensors (default: SRC with the suffix .safetensors).
 
     The tool prefers a .safetensors file beside the configured .pth: it loads faster and holds
     no pickle at all.
     """
+    if half and src.suffix != ".safetensors":
+        _fail(f"--half takes a .safetensors weights file, not {src}", BAD_INPUT)
+    if half and dst is None:
+        _fail("--half needs DST: the file written beside SRC would be SRC itself", BAD_INPUT)
     destination = dst if dst is not None else src.with_suffix(".safetensors")
     try:
-        written = convert_to_safetensors(src, destination, overwrite=force)
+        written = save_half(src, destination, overwrite=force) if half else \
+            convert_to_safetensors(src, destination, overwrite=force)
     except CheckpointError as error:
         _fail(error, BAD_INPUT)
     except FileExistsError as error:

@@ -6,9 +6,11 @@ import json
 import os
 from pathlib import Path
 
+import safetensors
 import safetensors.torch
 import torch
 
+from rmpsam_model.checkpoint_errors import NotACheckpointError, WeightsNotFoundError
 from rmpsam_model.network import RMPSAM
 from rmpsam_model.preprocess import InferenceSize
 from rmpsam_model.shipped import (
@@ -46,6 +48,30 @@ def save_weights(
         INFERENCE_SIZE_METADATA: json.dumps([inference_size.short_side, inference_size.max_long_side]),
         **(extra_metadata or {}),
     }
+    return _write_atomically(tensors, metadata, path)
+
+
+def save_half(src: str | Path, dst: str | Path, *, overwrite: bool = False) -> Path:
+    """`src`, a safetensors weights file, again with its floating tensors as float16 and its
+    metadata kept: half the size, as the shipped weights are stored (the loader upcasts). For a
+    run trained without `--half`. Raises `FileExistsError` if `dst` exists and not `overwrite`."""
+    src, dst = Path(src), Path(dst)
+    if dst.exists() and not overwrite:
+        raise FileExistsError(f"{dst}: already exists; overwrite it with --force (overwrite=True)")
+    try:
+        with safetensors.safe_open(str(src), framework="pt") as weights_file:
+            metadata = weights_file.metadata() or {}
+            tensors = {key: weights_file.get_tensor(key) for key in weights_file.keys()}
+    except FileNotFoundError:
+        raise WeightsNotFoundError(f"{src}: no such weights file") from None
+    except Exception as error:  # safetensors' own error type: a file that is not safetensors at all
+        raise NotACheckpointError(f"{src}: not a safetensors weights file ({error})") from None
+    tensors = {key: value.half() if value.is_floating_point() else value for key, value in tensors.items()}
+    return _write_atomically(tensors, metadata, dst)
+
+
+def _write_atomically(tensors: dict[str, torch.Tensor], metadata: dict[str, str], path: Path) -> Path:
+    """Written beside `path` and renamed, so a reader never sees a partial file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
     try:

@@ -120,3 +120,32 @@ class _OpenForWriting:
 
     def __reduce__(self):
         return open, (self.path, "w")
+
+
+def test_convert_half_stores_a_trained_weights_file_at_half_the_size(tmp_path, tiny_weights):
+    """A run trained without --half (float32) is stored as the shipped weights are: float16
+    tensors, the self-describing metadata kept, and it loads and predicts as before."""
+    from safetensors import safe_open
+
+    from rmpsam_model.loading import load_model
+
+    halved = tmp_path / "half.safetensors"
+    result = run_weights("convert", tiny_weights, halved, "--half")
+    assert result.returncode == 0, result.stderr
+    with safe_open(str(tiny_weights), framework="pt") as full, safe_open(str(halved), framework="pt") as half:
+        assert half.metadata() == full.metadata()
+        assert set(half.keys()) == set(full.keys())
+        for key in full.keys():
+            original, stored = full.get_tensor(key), half.get_tensor(key)
+            if original.is_floating_point():
+                assert stored.dtype == torch.float16
+                torch.testing.assert_close(stored.float(), original.half().float())
+    assert halved.stat().st_size < 0.6 * Path(tiny_weights).stat().st_size
+    assert load_model(halved).inference_size == load_model(tiny_weights).inference_size
+
+    not_weights = tmp_path / "notes.safetensors"
+    not_weights.write_bytes(b"not a safetensors file")
+    assert_one_line_error(run_weights("convert", not_weights, tmp_path / "x.safetensors", "--half"), BAD_INPUT,
+                          not_weights)
+    assert_one_line_error(run_weights("convert", tmp_path / "w.pth", tmp_path / "x.safetensors", "--half"), BAD_INPUT,
+                          tmp_path / "w.pth")

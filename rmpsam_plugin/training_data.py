@@ -27,9 +27,16 @@ from rmpsam_plugin.synthetic import CLASS_NAMES, generate_shot
 
 TRAIN_SEED_BASE = 10_000_000
 SEEDS_PER_RUN_SEED = 100_000_000
-"""Shots of runs with different `--seed` lie this far apart (room for 12 million batches of 8)."""
+"""Shots of runs with different `--seed` lie this far apart."""
 CONTINUED_RUN_OFFSET = 10_000_000
-"""A run that starts from earlier weights (`--init`) draws its shots this far above a fresh run's."""
+"""A run that starts from earlier weights (`--init`) draws its shots this far above a fresh run's
+(room for 1.25 million steps of 8 images before the two would meet)."""
+
+DATA_STYLES = ("procedural", "plate", "mixed")
+"""What `SyntheticImageSource` draws: procedural shots, plate-style shots (photographs, camera motion,
+defocus, grain, thin and holed shapes; needs the `train` extra), or the two alternating by seed."""
+UNKNOWN_CLASS = -1
+"""Class index of an instance whose name matches no class: trained through prompts only."""
 
 
 def synthetic_seed_offset(seed: int, continued: bool) -> int:
@@ -39,11 +46,6 @@ def synthetic_seed_offset(seed: int, continued: bool) -> int:
     the previous one's weights, each with its own `--seed`) never trains on a shot twice. Seed 0
     keeps the offsets of the original recipe (0 fresh, `CONTINUED_RUN_OFFSET` continued)."""
     return seed * SEEDS_PER_RUN_SEED + (CONTINUED_RUN_OFFSET if continued else 0)
-DATA_STYLES = ("procedural", "plate", "mixed")
-"""What `SyntheticImageSource` draws: procedural shots, plate-style shots (photographs, camera motion,
-defocus, grain, thin and holed shapes; needs the `train` extra), or the two alternating by seed."""
-UNKNOWN_CLASS = -1
-"""Class index of an instance whose name matches no class: trained through prompts only."""
 
 
 def random_class_table(num_classes: int, text_dim: int, seed: int = 0) -> torch.Tensor:

@@ -57,24 +57,24 @@ def test_the_stabiliser_at_half_the_network_size_still_steadies_chattering_matte
         """{'raw', 'stabilised'}: (instances, frames between the keyframes, h, w) mattes; the truth alike."""
         monkeypatch.setattr(shot_mattes, "STABILISER_MIN_SIDE", min_side)
         runner = JobRunner(plan, load_model(tiny_weights), ProgressReporter("none"), workers=1)
-        shot_mattes_ = runner.mattes
+        recipe = runner.mattes
         network_hw = runner.geometry.network_hw
         half = ((network_hw[0] + 1) // 2, (network_hw[1] + 1) // 2)
-        assert shot_mattes_.stabiliser_hw == (half if min_side <= min(half) else network_hw)
+        assert recipe.stabiliser_hw == (half if min_side <= min(half) else network_hw)
         for frame in range(first, last + 1):
             if frame not in chattering:  # the same noisy logits for both sizes
-                planes = truth_logits(truth[frame - first], runner.geometry, shot_mattes_.network_geometry)
+                planes = truth_logits(truth[frame - first], runner.geometry, recipe.network_geometry)
                 chattering[frame] = {name: plane + torch.from_numpy(noise.normal(0.0, 2.0, plane.shape).astype(np.float32))
                                      for name, plane in zip(shot.names, planes)}
-        shot_mattes_.engine = StoredLogitsEngine(chattering, runner.plates.network_image, plan.shot_range)
-        result = shot_mattes_.segment_logits((first, last), list(range(first, last + 1)))
+        recipe.engine = StoredLogitsEngine(chattering, runner.plates.network_image, plan.shot_range)
+        result = recipe.segment_logits((first, last), list(range(first, last + 1)))
         runner.plates.close()
         for frame in (first, last):  # keyframes: the decode itself
             assert all(result[frame][name] is chattering[frame][name] for name in shot.names)
         assert all(tuple(result[frame][name].shape) == network_hw for frame in between for name in shot.names)
 
         def matte(plane: torch.Tensor) -> np.ndarray:
-            logits = plane.numpy() if tuple(plane.shape) == network_hw else shot_mattes_._at_network_size(plane)
+            logits = plane.numpy() if tuple(plane.shape) == network_hw else recipe._at_network_size(plane)
             return 1.0 / (1.0 + np.exp(-logits))
 
         mattes = {source: np.stack([[matte(logits[frame][name]) for frame in between] for name in shot.names])

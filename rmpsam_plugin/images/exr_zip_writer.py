@@ -5,9 +5,16 @@ a 2K matte frame with two instances and a Cryptomatte is 44 MB of pixels, most o
 OpenEXR's Python bindings copy every channel into scanlines and deflate every chunk at a level
 they cannot change, empty or not: 133 ms of CPU a frame here, more than every other step of the
 finishing together (`rmpsam-matte bench io` compares the two writers in one run). This writer
-lays out the same bytes with numpy, deflates them with ISA-L (`isal`, a zlib-compatible deflate
-several times faster than zlib at its fastest levels), and compresses an all-zero chunk once per
-chunk size, not once per chunk. Files are a few percent larger (level 1 against OpenEXR's 4).
+lays out the same bytes with numpy, deflates them with zlib-ng (`zlib-ng`, zlib's format several
+times faster than zlib at level 1), and compresses an all-zero chunk once per chunk size, not once
+per chunk. Files are about a fifth larger (level 1 against OpenEXR's 4).
+
+Why zlib-ng and not ISA-L, which wrote a 2K frame of 4 mattes and a Cryptomatte in 10 to 15 ms
+less CPU (48 against 58 ms, 39 against 54 in another run): the same chunk, deflated by ISA-L in
+two runs of the same job, sometimes came out as two different (both valid) streams, so
+a rerun's files were equal in pixels but not in bytes. zlib-ng's output depends only on the bytes,
+the level and the library's version, which is what lets a rerun or a resumed farm segment write
+files a checksum comparison calls equal (`tests/job/test_resume_exact.py` compares bytes).
 
 The format is OpenEXR's single-part scanline layout ("OpenEXR File Layout" in OpenEXR's docs,
 docs/file-formats.md here): magic and version, the header's attributes, a table of chunk
@@ -24,7 +31,7 @@ from collections.abc import Mapping
 
 import cv2
 import numpy as np
-from isal import isal_zlib
+from zlib_ng import zlib_ng
 
 from rmpsam_plugin.images.geometry import Window
 
@@ -35,7 +42,10 @@ LINES_PER_CHUNK = {"zip": 16, "zips": 1}
 _COMPRESSION_CODES = {"zips": 2, "zip": 3}
 _PIXEL_CODES = {np.dtype(np.float16): 1, np.dtype(np.float32): 2}
 _WORDS = {0: np.uint64, 2: np.uint16, 4: np.uint32, 6: np.uint16}  # widest word a line's byte count divides into
-DEFLATE_LEVEL = 1  # ISA-L's levels are 0-3; 1 and 2 gave the same sizes on matte frames, 3 was slower
+DEFLATE_LEVEL = 1  # zlib-ng's quick level: 2 stores 15% less and takes 1.7x the time
+# An all-zero chunk is deflated once a file, so it gets the smallest stream: the quick level writes
+# 1.9 KB for a 2K float chunk of zeros, level 9 about 0.2 KB, repeated in every empty chunk.
+EMPTY_CHUNK_LEVEL = 9
 
 
 def write_zip_exr(path: str, planes: Mapping[str, np.ndarray], *, compression: str, data_window: Window,
@@ -87,12 +97,12 @@ def _chunks(names: list[str], planes: Mapping[str, np.ndarray], window: Window, 
             continue
         size = (bottom - top) * sum(plane_rows.shape[1] for plane_rows in rows)
         if size not in empty_chunks:
-            empty_chunks[size] = _deflated(np.zeros(size, np.uint8))
+            empty_chunks[size] = _deflated(np.zeros(size, np.uint8), EMPTY_CHUNK_LEVEL)
         chunks.append(empty_chunks[size])
     return chunks
 
 
-def _deflated(raw: np.ndarray) -> bytes:
+def _deflated(raw: np.ndarray, level: int = DEFLATE_LEVEL) -> bytes:
     """ZIP's reorder, predictor and deflate of one chunk's bytes; the raw bytes if that is no smaller.
 
     The reorder (even bytes, then odd ones) is OpenCV's two-channel split, which runs at memory
@@ -106,7 +116,7 @@ def _deflated(raw: np.ndarray) -> bytes:
     np.subtract(odd[:1], even[-1:], out=predicted[boundary:boundary + 1])
     np.subtract(odd[1:], odd[:-1], out=predicted[boundary + 1:])
     predicted[1:] += 128  # uint8 arithmetic wraps: (b[i] - b[i-1] + 128) mod 256, as OpenEXR stores it
-    deflated = isal_zlib.compress(predicted, DEFLATE_LEVEL)
+    deflated = zlib_ng.compress(predicted, level)
     return deflated if len(deflated) < raw.size else raw.tobytes()
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from shot_fixtures import write_tiny_weights
 
 COMMAND = Path(sys.executable).parent / "rmpsam-matte"
@@ -21,7 +22,7 @@ def test_bench_pipeline_reports_both_timings_and_their_ratio(tmp_path):
     result = _bench("--frames", "5", "--keyframes", "3", "--size", "96x48", "--weights", weights, "--repeats", "1")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("5 frames at 96x48, 3 keyframes, 2 instances")
-    network = re.search(r"network only \S.*?\s+([\d.]+)\s+([\d.]+)\s*\n", result.stdout)
+    network = re.search(r"network only \S.*?\s+([\d.]+)\s+([\d.]+)\s+[\d.]+x\s*\n", result.stdout)
     end_to_end = re.search(r"end to end \(.*?\)\s+([\d.]+)\s+([\d.]+)\s+([+-][\d.]+)%", result.stdout)
     assert network and end_to_end, result.stdout
     per_frame_network, per_frame_job = float(network.group(1)), float(end_to_end.group(1))
@@ -30,6 +31,42 @@ def test_bench_pipeline_reports_both_timings_and_their_ratio(tmp_path):
     rounding = 100 * 0.0005 * (1 / per_frame_network + per_frame_job / per_frame_network**2) + 0.05
     assert abs(float(end_to_end.group(3)) - (per_frame_job / per_frame_network - 1) * 100) <= rounding
     assert re.search(r"target: overhead at most 15% over the network alone: (met|NOT met)", result.stdout)
+
+
+FLOOR_LINE = re.compile(r"floor: one whole frame in float32 at (\d+)x(\d+) \(backbone, neck, object decoder\), "
+                        r"([\d.e-]+) GFLOP at ([\d.]+) GFLOP/s dense matmul = ([\d.e-]+) s")
+
+
+def _floor_and_ratios(stdout: str) -> tuple[re.Match, dict[str, tuple[float, float]]]:
+    floor = FLOOR_LINE.search(stdout)
+    rows = {m.group(1): (float(m.group(2)), float(m.group(3)))
+            for m in re.finditer(r"^(network only|end to end) .*?\s([\d.]+)\s+[\d.]+\s+(?:[+-][\d.]+%\s+)?([\d.]+)x\s*$",
+                                 stdout, re.MULTILINE)}
+    assert floor and set(rows) == {"network only", "end to end"}, stdout
+    return floor, rows
+
+
+def test_bench_pipeline_quotes_both_timings_against_the_float32_floor_in_either_precision(tmp_path):
+    """The floor is float32's whole frame at the job's padded network size (FLOPs over the matmul
+    rate of the same run); int8 runs the network and the job on the int8 backbone against it."""
+    weights = write_tiny_weights(tmp_path)
+    floors = {}
+    for precision in ("float32", "int8"):
+        result = _bench("--frames", "3", "--size", "96x48", "--weights", weights, "--repeats", "1",
+                        "--precision", precision)
+        assert result.returncode == 0, result.stderr
+        assert f"network in {precision}" in result.stdout.splitlines()[0]
+        floor, rows = _floor_and_ratios(result.stdout)
+        height, gflop, rate, seconds = int(floor.group(2)), float(floor.group(3)), float(floor.group(4)), float(floor.group(5))
+        assert int(floor.group(1)) % 32 == 0 and height % 32 == 0 and gflop > 0 and rate > 1
+        assert seconds == pytest.approx(gflop / rate, rel=2e-3)
+        for per_frame, ratio in rows.values():  # each ratio is its printed time over the printed floor
+            assert ratio == pytest.approx(per_frame / seconds, abs=0.006 + 0.0005 / seconds)
+        verdict = re.search(r"target: end to end at most 1.0x the float32 floor: ([\d.]+)x, (met|NOT met)", result.stdout)
+        assert verdict and float(verdict.group(1)) == rows["end to end"][1]
+        assert verdict.group(2) == ("met" if rows["end to end"][1] <= 1.0 else "NOT met")
+        floors[precision] = (floor.group(1), floor.group(2), gflop)
+    assert floors["int8"] == floors["float32"]  # the same float32 work, counted before the backbone is swapped
 
 
 def test_bench_pipeline_refuses_more_keyframes_than_frames(tmp_path):

@@ -29,6 +29,15 @@ CLICK_LABEL = 1
 BOX_LABEL = 0
 
 
+ACROSS_BLOCK = 8
+"""Rows of every stacked decode (`decode_queries_across`): queries are decoded in blocks of exactly
+this many, the last one padded with zero queries. The decoder treats each query on its own (no
+attention between them), but a matrix product's rounding can depend on how many rows it has, so
+a fixed block keeps each query's logits the same bits whatever it is decoded with: the engine
+decodes all instances that share a keyframe in one pass (a stacked decode costs the same for 2
+queries as for 8: it is the stack's memory traffic), and `--instances` or a resumed run still get
+the bits of each instance decoded alone."""
+
 PIXEL_KEY_FRAMES = 2
 """Frames whose prompt-adapter keys/values stay cached (see `RMPSAMPredictor.__init__`)."""
 
@@ -204,20 +213,28 @@ class RMPSAMPredictor:
     def decode_queries_across(self, queries: torch.Tensor, frame_indices: Sequence[Hashable]) -> AcrossFrames:
         """Decode (P, 256) prompt queries over several cached frames at once: their features are
         stacked along the height, as the released video mode stacks a clip, so each query is one
-        object across the frames (the `clip` tracker: keyframe on top, new frame below)."""
+        object across the frames (the `clip` tracker: keyframe on top, new frame below). Queries
+        go through in blocks of `ACROSS_BLOCK`, so a query's answer does not depend on the others."""
         features = [self.features(key) for key in frame_indices]
         stacked = torch.cat(features, dim=2)
+        count = queries.shape[0]
+        blocks = torch.zeros(-(-count // ACROSS_BLOCK) * ACROSS_BLOCK, queries.shape[1], dtype=queries.dtype)
+        blocks[:count] = queries
+        masks, ious = [], []
         with self._inference_context():
             # The adapter's pixel keys are a per-pixel projection, so the stack's keys are each
             # frame's keys one after the other (height-stacking flattens frame by frame): the
             # keyframe's, asked for on every frame of its segment, are computed once and kept,
             # and the attention runs over the frames' keys block by block, never joined.
             per_frame = [self._prompt_pixel_keys(key, frame) for key, frame in zip(frame_indices, features)]
-            output = self.model.decode_from_kernels(stacked, queries[None].to(self.device))
-            output = self.model.panoptic_head.adapt_prompts(stacked, output, per_frame)
+            for block in blocks.split(ACROSS_BLOCK):
+                output = self.model.decode_from_kernels(stacked, block[None].to(self.device))
+                output = self.model.panoptic_head.adapt_prompts(stacked, output, per_frame)
+                masks.append(output.masks[0].float())
+                ious.append(output.iou[0, :, 0].float())
         height = features[0].shape[2]
-        low_res = output.masks[0].float().unflatten(1, (len(features), height))
-        return AcrossFrames(low_res, output.iou[0, :, 0].float())
+        low_res = torch.cat(masks)[:count].unflatten(1, (len(features), height))
+        return AcrossFrames(low_res, torch.cat(ious)[:count])
 
     def predict_objects(self, frame_index: Hashable = 0) -> ObjectPrediction:
         """Decode the learned object queries (the panoptic / instance mode)."""

@@ -33,7 +33,7 @@ from rmpsam_plugin.propagation.keyframe_decode import (
     decode_keyframe,
 )
 from rmpsam_plugin.propagation.pass_cache import PassCache
-from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER, TRACKERS
+from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER, SHARED_DECODES, TRACKERS
 
 ABSENT_LOGIT = -MASK_LOGIT
 BLENDS = ("linear", "nearest")
@@ -77,6 +77,7 @@ class PropagationEngine:
         self.instances = instances
         self.shot_range = shot_range
         self.tracker = TRACKERS[tracker]
+        self.shared_decode = SHARED_DECODES.get(tracker)
         self.cache = cache
         self.on_step = on_step or (lambda direction, frame: None)
         self._keyframe_states: dict[tuple[str, int], InstanceState] = {}
@@ -108,31 +109,47 @@ class PropagationEngine:
         states: dict[tuple[str, int], InstanceState] = {}
         running: dict[str, tuple[int, InstanceState]] = {}  # instance -> (its keyframe, previous state)
         for frame in range(begin, end + step, step):
-            for inst in self.instances:
-                state = self._advance(inst, frame, direction, running)
-                if state is not None and lo <= frame <= hi:
-                    states[(inst.name, frame)] = state
+            for name, state in self._advance(frame, direction, running).items():
+                if lo <= frame <= hi:
+                    states[(name, frame)] = state
             self.on_step(direction, frame)
         return states
 
-    def _advance(self, inst: InstanceKeyframes, frame: int, direction: str,
-                 running: dict[str, tuple[int, InstanceState]]) -> InstanceState | None:
-        if frame in inst.keyframes:
-            state = self._keyframe_state(inst, frame)
-            running[inst.name] = (frame, state)
-            return state
-        if inst.name not in running:
-            return None
-        keyframe, previous = running[inst.name]
-        state = self.cache.load(direction, inst.name, frame) if self.cache else None
-        if state is None:
+    def _advance(self, frame: int, direction: str,
+                 running: dict[str, tuple[int, InstanceState]]) -> dict[str, InstanceState]:
+        """Every instance's state on `frame` (instances not yet started are left out), `running`
+        moved on. Instances carried from the same keyframe are decoded together where the
+        tracker allows it (`SHARED_DECODES`), each to the bits it would get alone."""
+        reached: dict[str, InstanceState] = {}
+        waiting: dict[int, list[tuple[InstanceKeyframes, InstanceState]]] = {}  # keyframe -> (instance, previous)
+        for inst in self.instances:
+            if frame in inst.keyframes:
+                running[inst.name] = (frame, self._keyframe_state(inst, frame))
+                reached[inst.name] = running[inst.name][1]
+            elif inst.name in running:
+                keyframe, previous = running[inst.name]
+                state = self.cache.load(direction, inst.name, frame) if self.cache else None
+                if state is None:
+                    waiting.setdefault(keyframe, []).append((inst, previous))
+                else:
+                    reached[inst.name] = state
+        for keyframe, group in waiting.items():
             self._ensure_frame(frame)
             self._ensure_frame(keyframe)
-            state = self.tracker(self.predictor, self._keyframe_state(inst, keyframe), previous, keyframe, frame)
-            if self.cache:
-                self.cache.save(direction, inst.name, frame, state)
-        running[inst.name] = (keyframe, state)
-        return state
+            keyframe_states = [self._keyframe_state(inst, keyframe) for inst, _ in group]
+            if self.shared_decode:
+                decoded = self.shared_decode(self.predictor, keyframe_states, keyframe, frame)
+            else:
+                decoded = [self.tracker(self.predictor, keyframe_state, previous, keyframe, frame)
+                           for keyframe_state, (_, previous) in zip(keyframe_states, group)]
+            for (inst, _), state in zip(group, decoded):
+                if self.cache:
+                    self.cache.save(direction, inst.name, frame, state)
+                reached[inst.name] = state
+        for inst in self.instances:
+            if inst.name in reached and frame not in inst.keyframes:
+                running[inst.name] = (running[inst.name][0], reached[inst.name])
+        return {inst.name: reached[inst.name] for inst in self.instances if inst.name in reached}
 
     def _keyframe_state(self, inst: InstanceKeyframes, frame: int) -> InstanceState:
         key = (inst.name, frame)

@@ -17,6 +17,11 @@ measurement (`rmpsam-matte bench quality` / `bench propagation`), not by argumen
 
 An instance that left the frame (see `InstanceState.present`) is looked for again on every
 frame without a seed, so it is found when it comes back.
+
+`clip` needs nothing of the previous frame, so the engine decodes every instance running from
+one keyframe in a single stacked decode (`clip_together`): a stacked decode's cost is the stack's
+memory traffic, not the queries, and the predictor's fixed query blocks keep each instance's
+logits the bits it gets decoded alone.
 """
 
 from __future__ import annotations
@@ -63,13 +68,28 @@ def reprompt(predictor, keyframe_state, previous, keyframe, frame) -> InstanceSt
     return InstanceState(queries, is_positive, decoded.low_res_logits, decoded.low_res_logits[0], float(decoded.iou[0]))
 
 
+def clip_together(predictor, keyframe_states: list[InstanceState], keyframe, frame) -> list[InstanceState]:
+    """`clip` for several instances from the same keyframe, in one stacked decode."""
+    decoded = predictor.decode_queries_across(torch.cat([state.queries for state in keyframe_states]), [keyframe, frame])
+    states, start = [], 0
+    for keyframe_state in keyframe_states:
+        rows = slice(start, start + keyframe_state.queries.shape[0])
+        start = rows.stop
+        lower = decoded.low_res_logits[rows, -1].clone()  # its own storage: states outlive the batch
+        logits = combine(lower, keyframe_state.is_positive)
+        states.append(InstanceState(keyframe_state.queries, keyframe_state.is_positive, lower, logits,
+                                    float(decoded.iou[rows][keyframe_state.is_positive].max())))
+    return states
+
+
 def clip(predictor, keyframe_state, previous, keyframe, frame) -> InstanceState:
-    decoded = predictor.decode_queries_across(keyframe_state.queries, [keyframe, frame])
-    lower = decoded.low_res_logits[:, -1]
-    logits = combine(lower, keyframe_state.is_positive)
-    return InstanceState(keyframe_state.queries, keyframe_state.is_positive, lower, logits,
-                         float(decoded.iou[keyframe_state.is_positive].max()))
+    return clip_together(predictor, [keyframe_state], keyframe, frame)[0]
 
 
 TRACKERS: dict[str, Tracker] = {"carried": carried, "redecode": redecode, "reprompt": reprompt, "clip": clip}
 DEFAULT_TRACKER = "clip"
+
+SharedDecode = Callable[[RMPSAMPredictor, list[InstanceState], Hashable, Hashable], list[InstanceState]]
+"""(predictor, keyframe states of instances sharing the keyframe, keyframe key, frame key) -> their states on frame."""
+SHARED_DECODES: dict[str, SharedDecode] = {"clip": clip_together}
+"""Trackers whose instances from one keyframe can be decoded together, bit for bit as alone."""

@@ -15,7 +15,7 @@ With `compare_schedules` each repeat also runs the job with the other schedule o
 (reading and finishing beside the network, or in turns with it: `plate_source`), so the choice
 the job makes on this machine is measured against the alternative in the same run.
 
-Both are also quoted against the whole-frame float32 floor (`whole_frame_floor`): the FLOPs of one
+Both are also quoted against the whole-frame float32 floor (`WholeFrameFloor`): the FLOPs of one
 frame through backbone, neck and object decoder at the job's padded network size, over the dense
 float32 matmul rate measured in the same run, as `bench network` defines it. Issue 15 asks the
 job end to end for at most that floor; `precision` int8 runs network and job on the int8 backbone
@@ -139,7 +139,9 @@ class PipelineTiming:
 @dataclass
 class WholeFrameFloor:
     """One frame's float32 work (backbone, neck, object decoder) at the job's padded network size,
-    at this machine's dense matmul rate: the time no float32 job can beat."""
+    at this machine's dense matmul rate: issue 15's yardstick. Not a hard limit: oneDNN's
+    convolutions can run above the rate of a plain 2048x2048 matmul (`bench network`'s backbone
+    has measured 0.76x-0.98x of its share)."""
     gflop: float
     matmul_gflops: float
     height: int
@@ -241,7 +243,6 @@ def measure_pipeline(weights: LoadedModel | None, num_frames: int = 8, width: in
     floor = WholeFrameFloor(frame_gflop, max(matmul_before, dense_matmul_gflops()), *padded_hw)
     return PipelineTiming(num_frames, len(instances), network_runs, end_to_end_runs, overlap, floor, precision,
                           other_runs if compare_schedules else None, steps)
-
 
 
 @dataclass

@@ -126,3 +126,20 @@ def test_an_interrupt_stops_the_run_even_when_its_parent_ignored_sigint(referenc
     result = run_cli(*temporal_args(shot_dir, tiny_weights, output), "--progress", "none")
     assert result.returncode == 0, result.stderr
     assert_same_mattes(output, reference)
+
+
+def test_one_instance_alone_gets_the_bits_of_the_whole_run(reference, shot_dir, tiny_weights, tmp_path):
+    """Instances from one keyframe share their decodes; `--instances` must not change a layer's bits.
+    (On this small shot the shared decode's rounding happens to match even without the fixed query
+    blocks; `tests/propagation/test_shared_decode.py` is the test that catches their loss. This
+    one guards the whole job: stabiliser, refinement and writing per instance.)"""
+    names = [instance["name"] for instance in json.loads((shot_dir / "prompts.json").read_text())["instances"]]
+    assert len(names) == 2
+    for name in names:
+        output = tmp_path / name
+        result = run_cli(*temporal_args(shot_dir, tiny_weights, output), "--instances", name, "--progress", "none")
+        assert result.returncode == 0, result.stderr
+        for frame in FRAMES:
+            alone, whole = read_layers(output / f"m.{frame}.exr"), read_layers(reference / f"m.{frame}.exr")
+            assert {channel for channel in alone if not channel.startswith("CryptoObject")} == {f"{name}.A"}
+            np.testing.assert_array_equal(alone[f"{name}.A"], whole[f"{name}.A"], err_msg=f"{name} frame {frame}")

@@ -35,6 +35,7 @@ DEFAULT_LAYER = "rgba"
 # Nuke writes `layer.red` for custom channels as often as `layer.R`; both name the same component.
 _COMPONENT_NAMES = {"r": "R", "red": "R", "g": "G", "green": "G", "b": "B", "blue": "B", "a": "A", "alpha": "A"}
 _COMPONENT_ORDER = ("R", "G", "B", "A")
+_COLOUR_COMPONENTS = ("R", "G", "B")
 # Largest finite half float: infinities become this so a half-float passthrough stays finite too.
 LARGE_FINITE = 65504.0
 
@@ -49,6 +50,19 @@ class Layer:
     channel_names: tuple[str, ...]  # full names as stored, e.g. ('beauty.R', 'beauty.G', 'beauty.B')
     components: tuple[str, ...]  # canonical component names, e.g. ('R', 'G', 'B')
     pixel_types: tuple[str, ...]  # as stored, per channel: 'half', 'float', 'uint16'...
+
+    def colour_channels(self) -> "Layer":
+        """The layer narrowed to the channels its colour comes from: R, G and B, else its
+        luminance (Y, or its only channel), as `colour.to_linear_rgb` takes them. A layer with
+        neither is returned whole, so the colour code's error lists every channel it has."""
+        if all(name in self.components for name in _COLOUR_COMPONENTS):
+            kept = [self.components.index(name) for name in _COLOUR_COMPONENTS]
+        elif "Y" in self.components:
+            kept = [self.components.index("Y")]
+        else:
+            return self
+        return Layer(self.name, self.subimage, *(tuple(values[position] for position in kept) for values in
+                     (self.channel_indices, self.channel_names, self.components, self.pixel_types)))
 
 
 @dataclass(frozen=True)
@@ -216,8 +230,12 @@ def _read_pixels(image_input: oiio.ImageInput, header: PlateHeader, path: Path, 
     where they apply, else (or for a file cut short, which OpenImageIO reports in one line
     without OpenEXR's own stderr line) through the open `image_input`."""
     if _openexr_reads(header, chosen):
+        # Decoding the channels not asked for costs less than holding the GIL (`exr_input`) while
+        # they are at most one: the alpha of an RGBA plate read for its colour.
+        decode_all = len(header.pixel_types) <= len(chosen.channel_names) + 1
         try:
-            return read_channels(path, chosen.channel_names, chosen.pixel_types, (spec.height, spec.width))
+            return read_channels(path, chosen.channel_names, chosen.pixel_types, (spec.height, spec.width),
+                                 decode_all=decode_all)
         except IncompleteExrError:
             pass
         except ExrReadError as error:
@@ -242,17 +260,22 @@ def _read_layer(image_input: oiio.ImageInput, path: Path, frame: int | None, cho
 
 
 def read_plate(path: str | Path, layer: str = DEFAULT_LAYER, *, overscan: bool = False,
-               frame: int | None = None) -> Plate:
+               frame: int | None = None, colour_only: bool = False) -> Plate:
     """Read one layer of a frame as float32, placed in its display window.
 
     With `overscan`, the returned window grows to include data outside the display window;
     without it such pixels are cropped. Display-window pixels the file does not store are zero.
+    With `colour_only`, only the channels colour comes from are read (`Layer.colour_channels`):
+    all that the network and the edge refinement look at, and a quarter less to decode and
+    convert than an RGBA plate; the plate's `layer` then names those channels alone.
     """
     path = Path(path)
     image_input = _open(path, frame)
     try:
         header = _header_from_input(image_input, path)
         chosen = header.layer(layer, frame)
+        if colour_only:
+            chosen = chosen.colour_channels()
         if not image_input.seek_subimage(chosen.subimage, 0):
             raise PlateError(f"cannot read part {chosen.subimage} of {path}", path=path, frame=frame)
         spec = image_input.spec()

@@ -24,8 +24,14 @@ def network_leaves_cpu_free(settings: RunSettings) -> bool:
 
 def plan_plates(plan: JobPlan, geometry: PlateGeometry, *, keep_plates: bool = False,
                 overlap_reads: bool = True, readers: int | None = None) -> PlateSource:
-    """The plates of a planned job, read from its sequence's files (`readers`: see `PlateSource`)."""
-    layer = plan.settings.layer
-    return PlateSource(lambda frame: read_plate(plan.sequence.path(frame), layer, frame=frame), plan.shot_range,
+    """The plates of a planned job, read from its sequence's files (`readers`: see `PlateSource`).
+    Only their colour channels are read unless the plate is passed through to the output: an
+    alpha channel costs a quarter of an RGBA plate's reading and nothing in the mattes uses it."""
+    layer, colour_only = plan.settings.layer, not plan.settings.passthrough
+
+    def read(frame: int):
+        return read_plate(plan.sequence.path(frame), layer, frame=frame, colour_only=colour_only)
+
+    return PlateSource(read, plan.shot_range,
                        plan.settings.colour_space, geometry, keep_plates=keep_plates, overlap_reads=overlap_reads,
                        readers=readers)

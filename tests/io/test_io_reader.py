@@ -1,5 +1,8 @@
 """Reading plates: formats, layers, windows, pixel aspect, bad files, NaN/Inf."""
 
+import threading
+import time
+
 import numpy as np
 import pytest
 from plate_files import truncate, write_exr, write_image, write_multipart
@@ -223,3 +226,64 @@ def test_a_truncated_exr_is_one_error_and_leaves_stdout_clean(tmp_path, capfd):
         read_plate(path)
     captured = capfd.readouterr()
     assert captured.out == "" and "EXR_ERR" not in captured.err  # OpenImageIO reports it, once
+
+
+@pytest.mark.parametrize("channels, components", [
+    (("R", "G", "B", "A"), ("R", "G", "B")),
+    (("A", "B", "G", "R", "Z"), ("R", "G", "B")),
+    (("Y", "A"), ("Y",)),
+    (("Z",), ("Z",)),  # no colour channel at all: the whole layer, for the colour code's error to list
+])
+def test_colour_only_reads_the_channels_colour_comes_from(tmp_path, channels, components):
+    pixels = _ramp(channels=len(channels))
+    path = write_exr(tmp_path / "p.exr", pixels, channels=channels, pixel_type="float")
+    whole = read_plate(path, "depth" if channels == ("Z",) else "rgba")
+    colour = read_plate(path, whole.layer.name, colour_only=True)
+    assert colour.layer.components == components and colour.pixels.shape[-1] == len(components)
+    for position, component in enumerate(components):
+        np.testing.assert_array_equal(colour.pixels[..., position], whole.component(component))
+
+
+def _longest_stall_of_a_python_thread(read) -> float:
+    """Seconds of the longest gap between two turns of a Python thread that wakes every
+    millisecond, while `read` runs: about the whole decode if the decode holds the GIL."""
+    stamps, done = [], threading.Event()
+
+    def tick():
+        while not done.is_set():
+            stamps.append(time.perf_counter())
+            time.sleep(0.001)
+
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    time.sleep(0.005)
+    try:
+        read()
+    finally:
+        done.set()
+        ticker.join()
+    return float(np.diff(stamps).max())
+
+
+def test_an_rgba_plate_is_decoded_without_holding_the_gil(tmp_path):
+    """The job reads plates beside its finishing threads and the network's Python: a decode that
+    held the GIL would stop them all (`exr_input`). Compared in the same run with the decode that
+    holds it (a layer among other channels), best of three each."""
+    noise = np.random.default_rng(3).random((1024, 1024, 4), dtype=np.float32)  # slow to inflate
+    rgba = write_exr(tmp_path / "rgba.exr", noise)
+    path_with_more = write_exr(tmp_path / "more.exr", np.dstack([noise, noise[..., :2]]),
+                               channels=("R", "G", "B", "A", "Z", "other.Y"))
+    released = min(_longest_stall_of_a_python_thread(lambda: read_plate(rgba, colour_only=True)) for _ in range(3))
+    held = min(_longest_stall_of_a_python_thread(lambda: read_plate(path_with_more, colour_only=True))
+               for _ in range(3))
+    assert released < held / 3, (released, held)
+
+
+def test_corrupt_data_in_a_complete_file_names_the_file_and_the_decoder_error(tmp_path):
+    path = write_exr(tmp_path / "bad.0004.exr", np.random.default_rng(4).random((64, 64, 4), dtype=np.float32))
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 200] = bytes(byte ^ 0x5A for byte in data[middle:middle + 200])
+    path.write_bytes(bytes(data))
+    with pytest.raises(PlateError, match=r"truncated or corrupt pixel data in .*bad\.0004\.exr: Unable to run decoder"):
+        read_plate(path, frame=4, colour_only=True)

@@ -131,3 +131,29 @@ def test_only_a_cpu_network_on_every_core_fills_the_cpu():
     assert runner_module.network_leaves_cpu_free(replace(settings, device="cuda", threads=cores))
     if cores > 1:
         assert runner_module.network_leaves_cpu_free(replace(settings, threads=cores - 1))
+
+
+def test_plates_are_read_for_their_colour_unless_passed_through(shot_dir, tiny_weights, tmp_path, monkeypatch):
+    """Nothing in the mattes looks at a plate's alpha, and decoding it costs a quarter of an RGBA
+    plate's read; a passthrough output needs it. The mattes are the same either way."""
+    read_components: dict[bool, set] = {}
+    for passthrough in (False, True):
+        def recording_read(path, *args, passthrough=passthrough, **kwargs):
+            plate = REAL_READ_PLATE(path, *args, **kwargs)
+            read_components.setdefault(passthrough, set()).add(plate.layer.components)
+            return plate
+
+        monkeypatch.setattr(plate_source, "read_plate", recording_read)
+        plan = plan_job(RunSettings(plate=str(shot_dir / "plate.####.exr"), prompts=shot_dir / "prompts.json",
+                                    output=str(tmp_path / str(passthrough) / "m.####.exr"), passthrough=passthrough))
+        JobRunner(plan, load_model(tiny_weights), ProgressReporter("none")).run()
+    assert read_components == {False: {("R", "G", "B")}, True: {("R", "G", "B", "A")}}
+    for frame in range(1001, 1009):
+        plain = channels(tmp_path / "False" / f"m.{frame}.exr")
+        passed_through = channels(tmp_path / "True" / f"m.{frame}.exr")
+        assert passed_through.shape[-1] == plain.shape[-1] + 4
+        header = oiio.ImageInput.open(str(tmp_path / "True" / f"m.{frame}.exr"))
+        names = list(header.spec().channelnames)
+        header.close()
+        matte_positions = [i for i, name in enumerate(names) if name not in ("R", "G", "B", "A")]
+        np.testing.assert_array_equal(passed_through[..., matte_positions], plain)

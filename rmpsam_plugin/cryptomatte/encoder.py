@@ -34,6 +34,7 @@ from rmpsam_plugin.cryptomatte.ids import (
     layer_key,
     name_to_id,
 )
+from rmpsam_plugin.images.half_float import to_float
 from rmpsam_plugin.images.nuke_channels import nuke_channel_name
 
 DEFAULT_LEVELS = 6
@@ -179,7 +180,13 @@ def _covered_box(mattes: Mapping[str, np.ndarray]) -> tuple[slice, slice] | None
 
 def _normalised_coverage(mattes: Mapping[str, np.ndarray]) -> np.ndarray:
     """Stack mattes (HxW planes of one size) as (N, H, W) float32 in [0, 1] with per-pixel sums of at most 1."""
-    coverage = np.stack([np.asarray(matte, dtype=np.float32) for matte in mattes.values()])
+    planes = [np.asarray(matte) for matte in mattes.values()]
+    coverage = np.empty((len(planes), *planes[0].shape), dtype=np.float32)
+    for stored, plane in zip(coverage, planes):
+        if plane.dtype == np.float16 and plane.ndim == 2 and plane.strides[-1] == plane.itemsize:
+            to_float(plane, out=stored)  # half mattes as the writer stores them (`half_float`)
+        else:
+            stored[...] = plane
     if not np.isfinite(coverage).all():
         raise ValueError("mattes contain NaN or infinite coverage")
     np.clip(coverage, 0.0, 1.0, out=coverage)

@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import OpenEXR
 
+from rmpsam_plugin.images.half_float import interleaved_float
+
 PIXEL_DTYPES = {"half": np.float16, "float": np.float32}
 
 
@@ -69,12 +71,17 @@ def read_channels(path: str | Path, names: Sequence[str], pixel_types: Sequence[
         raise
     except Exception as error:  # the bindings raise OSError, or TypeError/KeyError for unknown channels
         raise ExrReadError(str(error).strip() or type(error).__name__) from error
-    pixels = np.empty((*data_shape, len(names)), dtype=np.float32)
-    for index, (name, raw, kind) in enumerate(zip(names, stored, pixel_types)):
+    planes = []
+    for name, raw, kind in zip(names, stored, pixel_types):
         plane = np.frombuffer(raw, dtype=PIXEL_DTYPES[kind]).reshape(-1)
         if plane.size != data_shape[0] * data_shape[1]:
             raise ExrReadError(f"channel '{name}' holds {plane.size} pixels, expected {data_shape[0]}x{data_shape[1]}")
-        pixels[..., index] = plane.reshape(data_shape)  # half -> float32 on assignment, one pass
+        planes.append(plane.reshape(data_shape))
+    if set(pixel_types) == {"half"}:  # a plate's usual layout, converted by OpenCV (`half_float`)
+        return interleaved_float(planes)
+    pixels = np.empty((*data_shape, len(names)), dtype=np.float32)
+    for index, plane in enumerate(planes):
+        pixels[..., index] = plane
     return pixels
 
 

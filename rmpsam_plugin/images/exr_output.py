@@ -23,6 +23,7 @@ import OpenEXR
 
 from rmpsam_plugin.images.exr_zip_writer import LINES_PER_CHUNK, write_zip_exr
 from rmpsam_plugin.images.geometry import Window
+from rmpsam_plugin.images.half_float import to_half
 
 COMPRESSIONS = {
     "none": OpenEXR.NO_COMPRESSION,
@@ -63,7 +64,9 @@ def write_exr(path: str | Path, channels: Mapping[str, tuple[np.ndarray, str]], 
             raise ValueError(f"channel {name}: pixel type must be one of {sorted(PIXEL_DTYPES)}, not {kind!r}")
         if np.shape(plane) != data_window.shape:
             raise ValueError(f"channel {name}: plane of shape {np.shape(plane)} for a {data_window.shape} data window")
-        planes[name] = np.ascontiguousarray(plane, dtype=PIXEL_DTYPES[kind])
+        plane = np.asarray(plane)
+        half_of_float = kind == "half" and plane.dtype == np.float32  # a passthrough plate's channel
+        planes[name] = to_half(plane) if half_of_float else np.ascontiguousarray(plane, dtype=PIXEL_DTYPES[kind])
     write = write_zip_exr if compression in LINES_PER_CHUNK else write_with_openexr
     write(str(path), planes, compression=compression, data_window=data_window, display_window=display_window,
           pixel_aspect=pixel_aspect, metadata=metadata)

@@ -44,6 +44,7 @@ from rmpsam_plugin import __version__, cryptomatte
 from rmpsam_plugin.errors import InputError, OutputError
 from rmpsam_plugin.images.exr_output import PIXEL_DTYPES, write_exr
 from rmpsam_plugin.images.geometry import Window, reframe
+from rmpsam_plugin.images.half_float import to_half
 from rmpsam_plugin.images.layer_names import MAX_CRYPTOMATTE_LEVELS, output_layer_names
 from rmpsam_plugin.images.nuke_channels import assert_nuke_friendly
 from rmpsam_plugin.images.reader import DEFAULT_LAYER, Plate
@@ -142,7 +143,7 @@ class MatteWriter:
         window = self.output_window(plate)
         stored_type = PIXEL_DTYPES[self.output_format.pixel_type]
         with step("EXR write"):
-            planes = {name: self._matte_plane(mattes.get(name), matte_window, window).astype(stored_type, copy=False)
+            planes = {name: self._matte_plane(mattes.get(name), matte_window, window, stored_type)
                       for name in self.instance_names}
         channels: dict[str, tuple[np.ndarray, str]] = {}
         if self.passthrough_layer:
@@ -164,11 +165,13 @@ class MatteWriter:
         return path
 
     @staticmethod
-    def _matte_plane(matte: np.ndarray | None, matte_window: Window, window: Window) -> np.ndarray:
+    def _matte_plane(matte: np.ndarray | None, matte_window: Window, window: Window, stored_type: type) -> np.ndarray:
+        """The matte over `window`, clipped to 0..1, in the stored type (half through `to_half`)."""
         if matte is None:
-            return np.zeros(window.shape, dtype=np.float32)
+            return np.zeros(window.shape, dtype=stored_type)
         plane = np.clip(np.asarray(matte, dtype=np.float32), 0.0, 1.0)
-        return plane if matte_window == window else reframe(plane, matte_window, window)
+        plane = plane if matte_window == window else reframe(plane, matte_window, window)
+        return to_half(plane) if stored_type == np.float16 else plane
 
     @staticmethod
     def _passthrough_channels(plate: Plate, window: Window) -> dict[str, tuple[np.ndarray, str]]:

@@ -89,7 +89,7 @@ def pipeline(frames: int, size: str, weights: Path | None, threads: int | None, 
     verdict = "met" if end_to_end <= FLOOR_TARGET else "NOT met"
     click.echo(f"target: end to end at most {FLOOR_TARGET:.1f}x the float32 floor: {end_to_end:.2f}x, {verdict}")
     if timing.breakdown:
-        _print_breakdown(timing.breakdown, timing.instances)
+        _print_breakdown(timing.breakdown, timing.instances, stand_in=False)
 
 
 def _print_cpu_side(timing: CpuSideTiming, width: int, height: int, keyframes: int, repeats: int) -> None:
@@ -102,10 +102,13 @@ def _print_cpu_side(timing: CpuSideTiming, width: int, height: int, keyframes: i
     verdict = "met" if best >= CPU_SIDE_TARGET_FPS else "NOT met"
     click.echo(f"target: the CPU side sustains at least {CPU_SIDE_TARGET_FPS:.0f} frames/s: {verdict}")
     if timing.breakdown:
-        _print_breakdown(timing.breakdown, timing.instances)
+        _print_breakdown(timing.breakdown, timing.instances, stand_in=True)
 
 
-def _print_breakdown(steps: StepBreakdown, instances: int) -> None:
+def _print_breakdown(steps: StepBreakdown, instances: int, *, stand_in: bool) -> None:
+    """The steps' table, and the 110 ms verdict: on the whole process less the stand-in network
+    when there is one (OpenCV's helper threads work for the steps, not on their threads), else
+    on the steps' own threads alone, a lower bound that says so."""
     click.echo(f"\nsteps of one more job, per frame ({steps.frames} frames, {instances} instances); "
                "CPU: the step's own thread (helper threads are in 'unattributed')")
     rows = [[name, f"{cpu:.1f}", f"{wall:.1f}"] for name, cpu, wall in steps.rows()]
@@ -114,5 +117,10 @@ def _print_breakdown(steps: StepBreakdown, instances: int) -> None:
              ["whole job (process CPU, wall)", f"{1000 * steps.process_cpu_seconds / steps.frames:.1f}",
               f"{1000 * steps.job_wall_seconds / steps.frames:.1f}"]]
     click.echo(format_table(["step", "CPU ms/frame", "wall ms/frame"], rows))
-    verdict = "met" if steps.finishing_cpu_ms <= FINISHING_TARGET_MS else "NOT met"
-    click.echo(f"target: CPU outside the network at most {FINISHING_TARGET_MS:.0f} ms per frame: {verdict}")
+    if stand_in:
+        outside, measured = steps.outside_network_cpu_ms, "whole process less the stand-in network"
+    else:
+        outside, measured = steps.finishing_cpu_ms, "steps' own threads only, a lower bound: OpenCV's helpers are unattributed"
+    verdict = "met" if outside <= FINISHING_TARGET_MS else "NOT met"
+    click.echo(f"target: CPU outside the network at most {FINISHING_TARGET_MS:.0f} ms per frame: "
+               f"{outside:.1f} ({measured}), {verdict}")

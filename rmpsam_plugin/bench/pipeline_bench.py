@@ -50,7 +50,6 @@ from rmpsam_plugin.bench.network_bench import build_random_model, counted_gflop,
 from rmpsam_plugin.bench.stored_logits import StoredLogitsEngine, truth_logits
 from rmpsam_plugin.evaluation.scoring import write_evaluation_shot
 from rmpsam_plugin.job.plan import plan_job
-from rmpsam_plugin.job.plate_schedule import network_leaves_cpu_free
 from rmpsam_plugin.job.precision import calibration_images, with_precision
 from rmpsam_plugin.job.progress import ProgressReporter
 from rmpsam_plugin.job.runner import JobRunner, job_predictor
@@ -99,6 +98,14 @@ class StepBreakdown:
     def finishing_cpu_ms(self) -> float:
         """CPU ms per frame of every step outside the network, on the steps' own threads."""
         return sum(cpu for name, cpu, _ in self.rows() if name != "network")
+
+    @property
+    def outside_network_cpu_ms(self) -> float:
+        """Process CPU ms per frame less the network step's own thread: all the CPU work outside the
+        network when the network is the stand-in (`--network none`), whose threads do nothing
+        else. With a real network its intra-op threads would count here too."""
+        network = next((cpu for name, cpu, _ in self.rows() if name == "network"), 0.0)
+        return 1000 * self.process_cpu_seconds / self.frames - network
 
     @property
     def unattributed_cpu_ms(self) -> float:
@@ -216,7 +223,7 @@ def measure_pipeline(weights: LoadedModel | None, num_frames: int = 8, width: in
         warm = RMPSAMPredictor(weights.model, runner.predictor.size)
         warm.set_image(images[frames[0]])  # first-call allocations out of both timings
 
-        overlap = network_leaves_cpu_free(runner.plan.settings)
+        overlap = runner.overlap  # the schedule every job takes
         network_runs, end_to_end_runs, other_runs = [], [], []
         for run in range(repeats):
             predictor = job_predictor(runner.plan.settings, weights)  # the job's own cache budget

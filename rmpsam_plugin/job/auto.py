@@ -18,7 +18,7 @@ from rmpsam_model.predictor import RMPSAMPredictor
 from rmpsam_plugin.errors import InputError
 from rmpsam_plugin.images.geometry import PlateGeometry
 from rmpsam_plugin.job.plan import JobPlan, plan_info_for, plan_job
-from rmpsam_plugin.job.plate_schedule import network_leaves_cpu_free, plan_plates
+from rmpsam_plugin.job.plate_schedule import plan_plates
 from rmpsam_plugin.job.progress import ProgressReporter
 from rmpsam_plugin.prompts import save_prompts
 from rmpsam_plugin.propagation.auto_instances import (
@@ -52,7 +52,7 @@ def plan_with_found_instances(plan: JobPlan, weights: LoadedModel, progress: Pro
     if settings.threads:
         torch.set_num_threads(settings.threads)
     geometry = PlateGeometry.for_plate(plan.header.display_window, plan.header.pixel_aspect, predictor.size)
-    plates = plan_plates(plan, geometry, overlap_reads=network_leaves_cpu_free(settings))
+    plates = plan_plates(plan, geometry)
     frames = list(range(plan.shot_range[0], plan.shot_range[1] + 1))
     try:
         prompts = detect_instances(predictor, frames, plates.network_image, weights.class_names, wanted, geometry,

@@ -1,25 +1,16 @@
-"""How a job's plate reads meet the network (see `mattes.plate_source` for the two schedules),
-and the plates of a planned job, read from its sequence's files."""
+"""The plates of a planned job, read from its sequence's files.
+
+Jobs read and finish beside the network on every device (`mattes.plate_source` has both
+schedules and why): since plates are decoded without holding Python's GIL, reading in turns
+with a CPU network that fills the cores lost to reading beside it on every shot measured here
+(`rmpsam-matte bench pipeline --compare-schedules`; README, "Performance")."""
 
 from __future__ import annotations
-
-import os
-
-import torch
 
 from rmpsam_plugin.images.geometry import PlateGeometry
 from rmpsam_plugin.images.reader import read_plate
 from rmpsam_plugin.job.plan import JobPlan
-from rmpsam_plugin.job.settings import RunSettings
 from rmpsam_plugin.mattes.plate_source import PlateSource
-
-
-def network_leaves_cpu_free(settings: RunSettings) -> bool:
-    """False when the network runs on the CPU with a thread on every core: then reading plates
-    beside it slows it more than reading in turns does (module docstring)."""
-    if torch.device(settings.device).type != "cpu":
-        return True
-    return (settings.threads or torch.get_num_threads()) < (os.cpu_count() or 1)
 
 
 def plan_plates(plan: JobPlan, geometry: PlateGeometry, *, keep_plates: bool = False,

@@ -35,7 +35,7 @@ from rmpsam_plugin.images.layer_names import CRYPTOMATTE_LAYER
 from rmpsam_plugin.images.reader import read_header
 from rmpsam_plugin.job.output_lock import OutputLock
 from rmpsam_plugin.job.plan import JobPlan
-from rmpsam_plugin.job.plate_schedule import network_leaves_cpu_free, plan_plates
+from rmpsam_plugin.job.plate_schedule import plan_plates
 from rmpsam_plugin.job.progress import ProgressReporter
 from rmpsam_plugin.job.settings import RunSettings
 from rmpsam_plugin.mattes.plate_source import KeptPlate
@@ -123,12 +123,12 @@ def _raise_first_failure(futures: list[Future]) -> None:
 
 class JobRunner:
     def __init__(self, plan: JobPlan, weights: LoadedModel, progress: ProgressReporter,
-                 predictor: RMPSAMPredictor | None = None, overlap: bool | None = None,
+                 predictor: RMPSAMPredictor | None = None, overlap: bool = True,
                  workers: int | None = None) -> None:
         """`predictor`: one from `job_predictor` that already holds features of this shot's
         frames (the `--auto` detection pass), so they are not computed twice. `overlap`: read
-        and finish beside the network (True) or in turns with it (False); None decides by
-        `network_leaves_cpu_free`, and only `bench pipeline` sets it, to compare the two.
+        and finish beside the network (True, every job: `job.plate_schedule`) or in turns with
+        it (False), which only `bench pipeline --compare-schedules` runs, to measure the two.
         `workers`: threads finishing frames, and threads reading plates (default: two finishing;
         reading as `PlateSource` chooses); `bench pipeline --network none` measures 1 and 2."""
         settings = plan.settings
@@ -145,9 +145,7 @@ class JobRunner:
             cryptomatte_layer=CRYPTOMATTE_LAYER if settings.cryptomatte else None,
             passthrough_layer=settings.layer if settings.passthrough else None,
         )
-        # On a CPU the network fills, side work takes turns with it rather than running beside it
-        # (see `mattes.plate_source`): plates are read, and a segment's frames finished, while it waits.
-        self.overlap = network_leaves_cpu_free(settings) if overlap is None else overlap
+        self.overlap = overlap
         self.finishing_workers = workers or 2
         self.plates = plan_plates(plan, self.geometry, keep_plates=True, overlap_reads=self.overlap, readers=workers)
         self.mattes = ShotMattes(

@@ -5,14 +5,16 @@ asks for each frame several times: the forward pass, the backward pass and the t
 stabiliser want the network image, and finishing the frame (edge refinement, passthrough) wants
 the full-resolution plate.
 
-How reads meet the network depends on where the network runs:
-- on a GPU (`overlap_reads=True`) the CPU is free while the network computes, so the next
-  `READ_AHEAD` frames are read on a background thread as the network works;
-- on the CPU the network's threads already fill every core, and a reader beside them costs the
-  network about twice its own CPU time (torch's parallel operators wait for a thread the reader
-  pushed off its core; `rmpsam-matte bench pipeline --compare-schedules` measures both). There
-  the network and the reader take turns: a frame the network asks for that is not read yet is
-  read together with the `READ_AHEAD` after it, on two threads, while the network waits.
+Reads meet the network in one of two schedules:
+- beside it (`overlap_reads=True`, what jobs do): the next `READ_AHEAD` frames are read on a
+  background thread as the network works;
+- in turns with it: a frame the network asks for that is not read yet is read together with the
+  `READ_AHEAD` after it, on two threads, while the network waits. This was the schedule for a
+  CPU network on every core while OpenEXR's decoder held Python's GIL: a reader beside torch's
+  threads then stalled the network's Python for each whole decode. Decoding without it
+  (`images.exr_input`), beside won on every shot `rmpsam-matte bench pipeline
+  --compare-schedules` measured; in turns stays for that comparison and for `VideoSession`,
+  which reads a frame when it is asked for.
 
 Both are kept within byte budgets, so a frame is normally read once:
 - network images: least recently used out first, `NETWORK_IMAGE_CACHE_BYTES`;
@@ -65,7 +67,7 @@ class PlateSource:
                  readers: int | None = None) -> None:
         """`read`: a frame's plate (from its file, or from memory for `VideoSession.from_arrays`);
         `shot_range`: the frames read-ahead may ask for; `overlap_reads`: read ahead while the
-        network runs (module docstring); False for a network on the CPU. `readers`: reading
+        network runs, or in turns with it (module docstring). `readers`: reading
         threads (default one beside the network, two in turns with it)."""
         self.read = read
         self.shot_range = shot_range

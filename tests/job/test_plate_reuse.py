@@ -11,14 +11,12 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import OpenImageIO as oiio
 
 import rmpsam_plugin.job.plate_schedule as plate_source
-import rmpsam_plugin.job.runner as runner_module
 import rmpsam_plugin.mattes.plate_source as plate_cache
 from rmpsam_model.loading import load_model
 from rmpsam_plugin.job.plan import plan_job
@@ -29,7 +27,7 @@ from rmpsam_plugin.job.settings import RunSettings
 REAL_READ_PLATE = plate_source.read_plate
 
 
-def run_counting_reads(shot_dir: Path, weights: Path, output: Path, monkeypatch) -> Counter:
+def run_counting_reads(shot_dir: Path, weights: Path, output: Path, monkeypatch, overlap: bool = True) -> Counter:
     reads: Counter = Counter()
 
     def counting_read(path, *args, **kwargs):
@@ -39,7 +37,7 @@ def run_counting_reads(shot_dir: Path, weights: Path, output: Path, monkeypatch)
     monkeypatch.setattr(plate_source, "read_plate", counting_read)
     plan = plan_job(RunSettings(plate=str(shot_dir / "plate.####.exr"), prompts=shot_dir / "prompts.json",
                                 output=str(output / "m.####.exr")))
-    JobRunner(plan, load_model(weights), ProgressReporter("none")).run()
+    JobRunner(plan, load_model(weights), ProgressReporter("none"), overlap=overlap).run()
     return reads
 
 
@@ -72,7 +70,6 @@ def plates_of_a_job(shot_dir: Path, weights: Path, output: Path, monkeypatch, *,
                     reads: list[int]) -> plate_source.PlateSource:
     """The job's own PlateSource, recording each frame read, reading ahead beside the network
     (`overlap`) or in turns with it."""
-    monkeypatch.setattr(runner_module, "network_leaves_cpu_free", lambda settings: overlap)
 
     def recording_read(path, *args, **kwargs):
         plate = REAL_READ_PLATE(path, *args, **kwargs)
@@ -82,7 +79,7 @@ def plates_of_a_job(shot_dir: Path, weights: Path, output: Path, monkeypatch, *,
     monkeypatch.setattr(plate_source, "read_plate", recording_read)
     plan = plan_job(RunSettings(plate=str(shot_dir / "plate.####.exr"), prompts=shot_dir / "prompts.json",
                                 output=str(output / "m.####.exr")))
-    return JobRunner(plan, load_model(weights), ProgressReporter("none")).plates
+    return JobRunner(plan, load_model(weights), ProgressReporter("none"), overlap=overlap).plates
 
 
 def test_a_network_filling_the_cpu_takes_turns_with_the_reader(shot_dir, tiny_weights, tmp_path, monkeypatch):
@@ -117,20 +114,23 @@ def test_a_network_leaving_cores_free_is_read_ahead_in_the_background(shot_dir, 
 
 def test_mattes_are_the_same_whether_reads_overlap_the_network_or_not(shot_dir, tiny_weights, tmp_path, monkeypatch):
     for overlap in (True, False):
-        monkeypatch.setattr(runner_module, "network_leaves_cpu_free", lambda settings, overlap=overlap: overlap)
-        run_counting_reads(shot_dir, tiny_weights, tmp_path / str(overlap), monkeypatch)
+        run_counting_reads(shot_dir, tiny_weights, tmp_path / str(overlap), monkeypatch, overlap=overlap)
     for frame in range(1001, 1009):
         np.testing.assert_array_equal(channels(tmp_path / "True" / f"m.{frame}.exr"),
                                       channels(tmp_path / "False" / f"m.{frame}.exr"))
 
 
-def test_only_a_cpu_network_on_every_core_fills_the_cpu():
-    settings = RunSettings(plate="p.####.exr", prompts=None, output="m.####.exr")
-    cores = os.cpu_count() or 1
-    assert not runner_module.network_leaves_cpu_free(replace(settings, threads=cores))
-    assert runner_module.network_leaves_cpu_free(replace(settings, device="cuda", threads=cores))
-    if cores > 1:
-        assert runner_module.network_leaves_cpu_free(replace(settings, threads=cores - 1))
+def test_every_job_reads_and_finishes_beside_the_network(shot_dir, tiny_weights, tmp_path):
+    """Since plates decode without the GIL, beside won on every shot measured, CPU network or not
+    (`job.plate_schedule`); in turns is only for `bench pipeline --compare-schedules` to measure."""
+    for threads in (None, os.cpu_count() or 1):
+        plan = plan_job(RunSettings(plate=str(shot_dir / "plate.####.exr"), prompts=shot_dir / "prompts.json",
+                                    output=str(tmp_path / "m.####.exr"), threads=threads))
+        runner = JobRunner(plan, load_model(tiny_weights), ProgressReporter("none"))
+        try:
+            assert runner.overlap and runner.plates.overlap_reads
+        finally:
+            runner.plates.close()
 
 
 def test_plates_are_read_for_their_colour_unless_passed_through(shot_dir, tiny_weights, tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ The command layer is thin: it parses and validates arguments and calls `rmpsam_p
 Exit codes a farm can act on are defined in `rmpsam_cli.exit_codes`.
 """
 
+import os
 import signal
 import threading
 
@@ -18,7 +19,20 @@ def _let_interrupts_through() -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def _opencv_workers_sleep_when_idle() -> None:
+    """OpenCV's pool threads spin for thousands of iterations after each parallel call before
+    they sleep (`OPENCV_THREAD_POOL_ACTIVE_WAIT_WORKER` 2000 and `_MAIN` 10000 by default). A job
+    makes hundreds of short OpenCV calls a frame from several threads beside the network's, and
+    that spinning cost about a sixth of the CPU side's CPU a frame on the 2-core development
+    machine (`rmpsam-matte bench pipeline --network none`; README, "The CPU side"). OpenCV reads
+    the settings when it loads, so they are set here, before the imports below load it, and only
+    where the user has not set them."""
+    for name in ("OPENCV_THREAD_POOL_ACTIVE_WAIT_WORKER", "OPENCV_THREAD_POOL_ACTIVE_WAIT_MAIN"):
+        os.environ.setdefault(name, "0")
+
+
 _let_interrupts_through()
+_opencv_workers_sleep_when_idle()
 
 import click  # noqa: E402
 

@@ -7,9 +7,8 @@ Cryptomatte reading them back cost more CPU than the refinement of those mattes.
 with the CPU's F16C instructions in about a sixth of that (`rmpsam-matte bench pipeline
 --breakdown` shows the steps it serves). Both round to nearest even and give the same bits for
 every half value and every finite float or infinity (`tests/io/test_half_float.py` compares them
-over all 65,536 half values and a sweep of the float range); only NaN payloads may differ, and
-no NaN leaves this code: plates are sanitised after reading, and mattes with NaN are refused by
-the Cryptomatte encoder.
+over all 65,536 half values and a sweep of the float range); only NaN payloads may differ (a NaN
+stays a NaN), and a plate's NaNs are replaced right after reading anyway.
 
 The conversion is OpenCV's `multiply` by one with an output depth: multiplying by one is exact
 (it keeps -0.0, which adding zero would not), and a single-channel view is passed so the scalar

@@ -12,9 +12,9 @@ Reads meet the network in one of two schedules:
   `READ_AHEAD` after it, on two threads, while the network waits. This was the schedule for a
   CPU network on every core while OpenEXR's decoder held Python's GIL: a reader beside torch's
   threads then stalled the network's Python for each whole decode. Decoding without it
-  (`images.exr_input`), beside won on every shot `rmpsam-matte bench pipeline
-  --compare-schedules` measured; in turns stays for that comparison and for `VideoSession`,
-  which reads a frame when it is asked for.
+  (`images.exr_input`), beside won four of the five comparisons `rmpsam-matte bench pipeline
+  --compare-schedules` made; in turns stays for that comparison and for `VideoSession`, which
+  reads a frame when it is asked for.
 
 Both are kept within byte budgets, so a frame is normally read once:
 - network images: least recently used out first, `NETWORK_IMAGE_CACHE_BYTES`;

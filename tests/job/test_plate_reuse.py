@@ -121,7 +121,7 @@ def test_mattes_are_the_same_whether_reads_overlap_the_network_or_not(shot_dir, 
 
 
 def test_every_job_reads_and_finishes_beside_the_network(shot_dir, tiny_weights, tmp_path):
-    """Since plates decode without the GIL, beside won on every shot measured, CPU network or not
+    """Since plates decode without the GIL, beside won four of five comparisons, CPU network or not
     (`job.plate_schedule`); in turns is only for `bench pipeline --compare-schedules` to measure."""
     for threads in (None, os.cpu_count() or 1):
         plan = plan_job(RunSettings(plate=str(shot_dir / "plate.####.exr"), prompts=shot_dir / "prompts.json",

@@ -34,12 +34,15 @@ def to_half(values: np.ndarray) -> np.ndarray:
 
 
 def to_float(values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """float16 (H, W) -> float32, into `out` (float32 (H, W)) if given. A crop of a plane is
-    converted where it lies: OpenCV takes rows that are apart in memory."""
+    """float16 (H, W) -> float32, into `out` (a C-contiguous float32 (H, W)) if given. A crop of
+    a plane is converted where it lies: OpenCV takes rows that are apart in memory."""
     if values.ndim != 2 or values.strides[-1] != values.itemsize:
         raise ValueError(f"expected an (H, W) plane with contiguous rows, got shape {values.shape}")
     if out is None:
         return _converted(values, cv2.CV_32F, np.float32)
+    if out.shape != values.shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+        # OpenCV would write a new array and leave `out` as it was
+        raise ValueError(f"out must be a C-contiguous float32 {values.shape} array")
     if values.size < _OPENCV_FROM:
         out[...] = values
         return out

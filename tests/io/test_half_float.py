@@ -41,6 +41,9 @@ def test_shapes_crops_and_interleaving():
     np.testing.assert_array_equal(out, crop.astype(np.float32))
     with pytest.raises(ValueError, match="contiguous rows"):
         to_float(halves[:, ::2])
+    for unusable in (np.empty((27, 36), np.float64), np.empty((27, 37), np.float32), np.empty((36, 27), np.float32).T):
+        with pytest.raises(ValueError, match="C-contiguous float32"):
+            to_float(crop, out=unusable)
     planes = [halves, halves * 2, -halves]
     np.testing.assert_array_equal(interleaved_float(planes), np.dstack(planes).astype(np.float32))
     np.testing.assert_array_equal(interleaved_float([crop]), crop.astype(np.float32)[..., None])

@@ -62,11 +62,11 @@ def read_channels(path: str | Path, names: Sequence[str], pixel_types: Sequence[
         try:
             if not exr_file.isComplete():  # checked first: decoding a cut file prints
                 raise IncompleteExrError("the file is missing pixel data")
-            stored = None if decode_all else exr_file.channels(list(names))
+            stored = _decoded_without_the_lock(path, names) if decode_all else None
+            if stored is None:  # not asked for, or `File` could not decode it: this one raises why
+                stored = exr_file.channels(list(names))
         finally:
             exr_file.close()
-        if decode_all:
-            stored = _decoded_without_the_lock(path, names)
     except ExrReadError:
         raise
     except Exception as error:  # the bindings raise OSError, or TypeError/KeyError for unknown channels
@@ -85,17 +85,13 @@ def read_channels(path: str | Path, names: Sequence[str], pixel_types: Sequence[
     return pixels
 
 
-def _decoded_without_the_lock(path: str | Path, names: Sequence[str]) -> list[np.ndarray]:
+def _decoded_without_the_lock(path: str | Path, names: Sequence[str]) -> list[np.ndarray] | None:
     """The named channels through `File` (num_threads 0: decoded on the calling thread, as
-    `InputFile` does). On data it cannot decode, `File` prints a warning to stdout and holds no
-    part, so its own error would be "file has 0 parts": the file is then decoded again through
-    `InputFile`, whose exception says what is wrong with the data."""
+    `InputFile` does); None where it fails. On data it cannot decode, `File` prints a warning to
+    stdout and holds no part, so its own error would be "file has 0 parts": the caller decodes
+    through `InputFile` instead, whose exception says what is wrong with the data."""
     try:
         decoded = OpenEXR.File(str(path), separate_channels=True, num_threads=0).channels()
         return [decoded[name].pixels for name in names]
     except Exception:
-        exr_file = OpenEXR.InputFile(str(path))
-        try:
-            return exr_file.channels(list(names))
-        finally:
-            exr_file.close()
+        return None

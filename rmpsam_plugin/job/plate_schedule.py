@@ -24,6 +24,5 @@ def plan_plates(plan: JobPlan, geometry: PlateGeometry, *, keep_plates: bool = F
     def read(frame: int):
         return read_plate(plan.sequence.path(frame), layer, frame=frame, colour_only=colour_only)
 
-    return PlateSource(read, plan.shot_range,
-                       plan.settings.colour_space, geometry, keep_plates=keep_plates, overlap_reads=overlap_reads,
-                       readers=readers)
+    return PlateSource(read, plan.shot_range, plan.settings.colour_space, geometry, keep_plates=keep_plates,
+                       overlap_reads=overlap_reads, readers=readers)

@@ -99,8 +99,17 @@ def train() -> None:
 @click.option("--data", "data_style", type=click.Choice(DATA_STYLES), default="procedural", show_default=True,
               help="Synthetic shots: procedural, plate (photographs, camera motion, defocus, grain, thin and holed "
                    "shapes; needs the 'train' extra) or mixed (half each).")
+@click.option("--union-weight", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
+              help="Prompt each instance with a box and a click and train their union (the matte a keyframe's "
+                   "prompts make) at this weight; 0 trains each prompt alone.")
+@click.option("--clip-weight", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
+              help="Train the clip tracker's decode (keyframe prompts over the keyframe and a later frame of the "
+                   "same shot, stacked) at this weight; images then come in pairs of frames.")
+@click.option("--clip-gap", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Most frames between the two frames of a --clip-weight pair.")
 def synthetic(out_dir, steps, batch_size, learning_rate, checkpoint_every, log_every, device, seed, threads, half,
-              resume, quiet, size, preset, init_path, overfit_batch, data_style) -> None:
+              resume, quiet, size, preset, init_path, overfit_batch, data_style, union_weight, clip_weight,
+              clip_gap) -> None:
     """Train a network from scratch (or on from --init) on freshly generated synthetic shots."""
     if data_style != "procedural":
         try:
@@ -110,20 +119,22 @@ def synthetic(out_dir, steps, batch_size, learning_rate, checkpoint_every, log_e
     names = synthetic_class_names()
     network = replace(NETWORK_PRESETS[preset], num_classes=len(names))
     config = TrainingConfig.from_scratch(**_overrides(steps, batch_size, learning_rate, checkpoint_every, log_every,
-                                                       device, seed))
+                                                       device, seed), union_weight=union_weight, clip_weight=clip_weight)
     if init_path is not None:
         model, table = _initial_weights(init_path)
     else:
         model = RMPSAM(network)
         table = random_class_table(len(names), network.text_dim, seed)
     offset = synthetic_seed_offset(seed, continued=init_path is not None)
-    source = SyntheticImageSource(config.batch_size, size, seed_offset=offset, style=data_style)
+    source = SyntheticImageSource(config.batch_size, size, seed_offset=offset, style=data_style,
+                                  clip_gap=clip_gap if clip_weight > 0 else 0)
     if overfit_batch:
         source = RepeatedBatch(source)
     _run(model, table, names, source, config, out_dir, InferenceSize(size, 4 * size), threads, half, resume, quiet,
          {"source": "synthetic", "image_size": size, "preset": preset,
           **({"init": str(init_path)} if init_path else {}), **({"overfit_batch": True} if overfit_batch else {}),
-          **({"data": data_style} if data_style != "procedural" else {})})
+          **({"data": data_style} if data_style != "procedural" else {}),
+          **({"clip_gap": clip_gap} if clip_weight > 0 else {})})
 
 
 def _initial_weights(path: Path) -> tuple[RMPSAM, torch.Tensor]:

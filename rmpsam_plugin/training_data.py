@@ -87,7 +87,12 @@ class SyntheticImageSource:
     own seed `TRAIN_SEED_BASE + seed_offset + step * batch_size + index` (never repeated).
 
     `style` is one of DATA_STYLES; "mixed" draws plate-style shots from odd seeds and procedural
-    ones from even seeds, so half of every batch of two or more is each."""
+    ones from even seeds, so half of every batch of two or more is each.
+
+    With `clip_gap` > 0 the images come in pairs, two frames of one shot 1 to `clip_gap` frames
+    apart (the later one first in half of the pairs, as a shot's last keyframe is propagated
+    backwards), listed in `TrainingBatch.pairs` for the clip loss; pair j's shot has seed
+    `TRAIN_SEED_BASE + seed_offset + step * batch_size + j`."""
 
     batch_size: int
     image_size: int = 192
@@ -95,10 +100,13 @@ class SyntheticImageSource:
     max_objects: int = 5
     seed_offset: int = 0
     style: str = "procedural"
+    clip_gap: int = 0
 
     def __post_init__(self) -> None:
         if self.style not in DATA_STYLES:
             raise ValueError(f"unknown synthetic data style {self.style!r}; known: {', '.join(DATA_STYLES)}")
+        if self.clip_gap < 0:
+            raise ValueError(f"clip_gap must be 0 (single frames) or more, got {self.clip_gap}")
 
     def shot_style(self, seed: int) -> str:
         """The `generate_shot` style of the shot drawn from `seed`."""
@@ -107,15 +115,35 @@ class SyntheticImageSource:
         return self.style
 
     def __call__(self, step: int) -> TrainingBatch:
-        images, mattes, classes = [], [], []
-        for index in range(self.batch_size):
-            seed = TRAIN_SEED_BASE + self.seed_offset + step * self.batch_size + index
-            num_objects = self.min_objects + seed % (self.max_objects - self.min_objects + 1)
-            shot = generate_shot(seed, 1, self.image_size, self.image_size, num_objects, style=self.shot_style(seed))
+        first_seed = TRAIN_SEED_BASE + self.seed_offset + step * self.batch_size
+        pair_count = self.batch_size // 2 if self.clip_gap else 0
+        images, mattes, classes, pairs = [], [], [], []
+        for index in range(pair_count):
+            shot = self._shot(first_seed + index, self._pair_frames(first_seed + index))
+            pairs.append((len(images), len(images) + 1))
+            for frame in range(2):
+                images.append(linear_to_network_rgb(shot.frames[frame]))
+                mattes.append(shot.mattes[frame])
+                classes.append(shot.class_ids)
+        for index in range(2 * pair_count, self.batch_size):
+            shot = self._shot(first_seed + index, (0,))
             images.append(linear_to_network_rgb(shot.frames[0]))
             mattes.append(shot.mattes[0])
             classes.append(shot.class_ids)
-        return _to_batch(images, mattes, classes, InferenceSize(self.image_size, 4 * self.image_size))
+        batch = _to_batch(images, mattes, classes, InferenceSize(self.image_size, 4 * self.image_size))
+        batch.pairs = tuple(pairs)
+        return batch
+
+    def _pair_frames(self, seed: int) -> tuple[int, int]:
+        """(keyframe, later frame) indices of a pair's shot, a function of its seed only."""
+        rng = np.random.default_rng((seed, 1))
+        gap = int(rng.integers(1, self.clip_gap + 1))
+        return (gap, 0) if rng.random() < 0.5 else (0, gap)
+
+    def _shot(self, seed: int, frames: tuple[int, ...]):
+        num_objects = self.min_objects + seed % (self.max_objects - self.min_objects + 1)
+        return generate_shot(seed, max(frames) + 1, self.image_size, self.image_size, num_objects,
+                             style=self.shot_style(seed), render_only=frames)
 
 
 class RepeatedBatch:

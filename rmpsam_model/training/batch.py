@@ -19,11 +19,14 @@ class TrainingBatch:
     """images   (B, 3, H, W) normalised network input (H, W multiples of 32; padding already zero)
     mattes      per image a (K_i, H, W) float tensor of soft instance coverage in [0, 1]
     classes     per image a (K_i,) int64 tensor of class indices into the class table
+    pairs       (keyframe image, later image) index pairs: two frames of one shot whose mattes list
+                the same instances in the same order, for the clip loss (`objectives`); may be empty
     """
 
     images: torch.Tensor
     mattes: list[torch.Tensor]
     classes: list[torch.Tensor]
+    pairs: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         if not (len(self.mattes) == len(self.classes) == self.images.shape[0]):
@@ -32,6 +35,9 @@ class TrainingBatch:
             if mattes.shape[1:] != self.images.shape[2:] or mattes.shape[0] != classes.shape[0]:
                 raise ValueError(f"mattes {tuple(mattes.shape)} / classes {tuple(classes.shape)} do not fit "
                                  f"images {tuple(self.images.shape)}")
+        for first, second in self.pairs:
+            if self.mattes[first].shape[0] != self.mattes[second].shape[0]:
+                raise ValueError(f"paired images {first} and {second} have different instance counts")
 
     @property
     def image_hw(self) -> tuple[int, int]:
@@ -42,6 +48,7 @@ class TrainingBatch:
             self.images.to(device),
             [m.to(device) for m in self.mattes],
             [c.to(device) for c in self.classes],
+            self.pairs,
         )
 
 

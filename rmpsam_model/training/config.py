@@ -55,6 +55,12 @@ class TrainingConfig:
     iou_weight: float = 10.0
     object_path_weight: float = 1.0
     """Scales all object-query losses; below 1 the shared features favour the prompt path."""
+    union_weight: float = 0.0
+    """Above 0, prompts come in pairs (a box and a click on one instance) and the mask terms of
+    their per-pixel maximum, the matte the job makes of an artist's keyframe, are added at this weight."""
+    clip_weight: float = 0.0
+    """Above 0, the keyframe prompts of each paired image (`TrainingBatch.pairs`) are also decoded
+    over its frame and the later one stacked, as the `clip` tracker does, with mask terms at this weight."""
 
     checkpoint_every: int = 100
     log_every: int = 10

@@ -6,6 +6,11 @@ boxes and decoded through the same stages and prompt adapter as `RMPSAM.decode_p
 different prompts on each image; each is trained against the instance it was drawn from, plus a
 regression of its IoU estimate on the IoU it actually achieved. Object queries are matched to the
 instances with the Hungarian algorithm and trained on class and mask.
+
+Two optional terms train what the job does with prompts rather than each prompt alone
+(`TrainingConfig.union_weight`, `clip_weight`): an instance prompted with a box and a click is
+matted as their union, and the `clip` tracker decodes a keyframe's queries over the keyframe and a
+later frame stacked along the height (docs/network.md, Training recipe).
 """
 
 from __future__ import annotations
@@ -76,8 +81,9 @@ def _mask_terms(logits: torch.Tensor, targets: torch.Tensor, config: TrainingCon
 
 
 def _prompt_losses(model, features, batch, config, generator, losses: StepLosses) -> None:
+    paired = config.union_weight > 0
     sampled = [
-        sample_prompts(mattes, config.prompts_per_image, config.click_fraction, config.box_jitter, generator)
+        sample_prompts(mattes, config.prompts_per_image, config.click_fraction, config.box_jitter, generator, paired)
         for mattes in batch.mattes
     ]
     keep = [index for index, prompts in enumerate(sampled) if prompts is not None]
@@ -85,22 +91,68 @@ def _prompt_losses(model, features, batch, config, generator, losses: StepLosses
         return
     boxes = torch.stack([sampled[i].boxes for i in keep])
     labels = torch.stack([sampled[i].labels for i in keep])
-    targets = torch.stack([batch.mattes[i][sampled[i].targets] for i in keep]).flatten(0, 1)
+    targets = torch.stack([batch.mattes[i][sampled[i].targets] for i in keep])
     output = decode_prompt_batch(model, features[keep], boxes, labels, batch.image_hw)
-    is_click = labels.flatten() == CLICK_LABEL
-    low_res_truth = F.interpolate(targets.unsqueeze(1), size=output.masks.shape[-2:], mode="area")[:, 0]
-    for masks, iou in zip(output.stage_masks, output.stage_iou):
-        logits = masks.flatten(0, 1)
-        ce, dice = _mask_terms(logits, targets, config, generator)
-        achieved = mask_iou(logits.detach(), low_res_truth)
-        losses.add("prompt_mask_ce", config.mask_ce_weight * ce)
-        losses.add("prompt_dice", config.dice_weight * dice)
-        losses.add("prompt_iou_estimate", config.iou_weight * iou_regression_loss(iou.flatten(), achieved))
+    achieved, union_achieved = _supervise_prompts(output, targets, config, generator, losses, "prompt", 1.0, paired)
     # Monitors from the final (adapter) output: the quality the product would get.
+    is_click = labels.flatten() == CLICK_LABEL
     if is_click.any():
         losses.monitors["click_iou"] = float(achieved[is_click].mean())
     if (~is_click).any():
         losses.monitors["box_iou"] = float(achieved[~is_click].mean())
+    if union_achieved is not None:
+        losses.monitors["union_iou"] = float(union_achieved.mean())
+    if config.clip_weight > 0:
+        _clip_losses(model, features, batch, sampled, config, generator, losses)
+
+
+def _clip_losses(model, features, batch, sampled, config, generator, losses: StepLosses) -> None:
+    """The `clip` tracker's decode, trained: the keyframe's prompt queries decoded over its
+    features and a later frame's stacked along the height (`RMPSAMPredictor.decode_queries_across`),
+    each query asked for its instance on both frames at once."""
+    pairs = [(first, second) for first, second in batch.pairs if sampled[first] is not None]
+    if not pairs:
+        return
+    firsts, seconds = [first for first, _ in pairs], [second for _, second in pairs]
+    stacked = torch.cat([features[firsts], features[seconds]], dim=2)
+    boxes = torch.stack([sampled[first].boxes for first in firsts])
+    labels = torch.stack([sampled[first].labels for first in firsts])
+    targets = torch.stack([
+        torch.cat([batch.mattes[first][sampled[first].targets], batch.mattes[second][sampled[first].targets]], dim=1)
+        for first, second in pairs
+    ])
+    output = decode_prompt_batch(model, stacked, boxes, labels, batch.image_hw)
+    achieved, union_achieved = _supervise_prompts(output, targets, config, generator, losses, "clip",
+                                                  config.clip_weight, config.union_weight > 0)
+    losses.monitors["clip_iou"] = float((achieved if union_achieved is None else union_achieved).mean())
+
+
+def _supervise_prompts(output: DecodeOutput, targets: torch.Tensor, config: TrainingConfig, generator: torch.Generator,
+                       losses: StepLosses, name: str, weight: float, paired: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Mask, dice and IoU-estimate terms of every stage of a prompt decode against `targets`
+    (B, P, H, W); with `paired` (box queries in the first half, clicks on the same instances in
+    the second) also the terms of their per-pixel maximum, the union the job writes, weighted
+    `union_weight`. Returns the final stage's IoU per query and, when paired, per union."""
+    flat_targets = targets.flatten(0, 1)
+    low_res_truth = F.interpolate(flat_targets.unsqueeze(1), size=output.masks.shape[-2:], mode="area")[:, 0]
+    union_achieved = None
+    for masks, iou in zip(output.stage_masks, output.stage_iou):
+        logits = masks.flatten(0, 1)
+        ce, dice = _mask_terms(logits, flat_targets, config, generator)
+        achieved = mask_iou(logits.detach(), low_res_truth)
+        losses.add(f"{name}_mask_ce", weight * config.mask_ce_weight * ce)
+        losses.add(f"{name}_dice", weight * config.dice_weight * dice)
+        losses.add(f"{name}_iou_estimate", weight * config.iou_weight * iou_regression_loss(iou.flatten(), achieved))
+        if paired:
+            half = masks.shape[1] // 2
+            union = torch.maximum(masks[:, :half], masks[:, half:]).flatten(0, 1)
+            union_targets = targets[:, :half].flatten(0, 1)
+            ce, dice = _mask_terms(union, union_targets, config, generator)
+            losses.add(f"{name}_union_ce", weight * config.union_weight * config.mask_ce_weight * ce)
+            losses.add(f"{name}_union_dice", weight * config.union_weight * config.dice_weight * dice)
+            union_truth = low_res_truth.view(*targets.shape[:2], *low_res_truth.shape[-2:])[:, :half].flatten(0, 1)
+            union_achieved = mask_iou(union.detach(), union_truth)
+    return achieved, union_achieved
 
 
 def _object_losses(model, features, batch, config, generator, losses: StepLosses) -> None:

@@ -88,17 +88,28 @@ def sample_prompts(
     click_fraction: float,
     box_jitter: float,
     generator: torch.Generator | None = None,
+    paired: bool = False,
 ) -> SampledPrompts | None:
     """`count` prompts for one image's instance mattes (K, H, W); None when no instance is large
     enough. Instances are visited in a random order and cycled, so every promptable instance gets
-    a prompt before any gets a second; which prompts are clicks is random (`click_fraction`)."""
+    a prompt before any gets a second; which prompts are clicks is random (`click_fraction`).
+
+    `paired` prompts each of `count // 2` instances twice, as an artist prompts a keyframe: a box
+    (the first half) and a click (the second half, same instances in the same order), so the
+    objective can score their union, the matte the job makes of them (`keyframe_decode.combine`)."""
     candidates = promptable_instances(mattes)
     if candidates.numel() == 0:
         return None
     order = candidates[torch.randperm(candidates.numel(), device=mattes.device, generator=generator)]
-    targets = order.repeat(-(-count // order.numel()))[:count]
+    if paired:
+        half = max(count // 2, 1)
+        instances = order.repeat(-(-half // order.numel()))[:half]
+        targets = torch.cat([instances, instances])
+        is_click = torch.arange(2 * half, device=mattes.device) >= half
+    else:
+        targets = order.repeat(-(-count // order.numel()))[:count]
+        is_click = torch.rand(count, device=mattes.device, generator=generator) < click_fraction
     masks = mattes[targets] > 0.5
-    is_click = torch.rand(count, device=mattes.device, generator=generator) < click_fraction
     boxes = jitter_boxes(bounding_boxes(masks), box_jitter, tuple(mattes.shape[1:]), generator)
     if is_click.any():
         boxes[is_click] = random_click_boxes(masks[is_click], generator)

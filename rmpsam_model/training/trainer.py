@@ -130,7 +130,8 @@ class Trainer:
         if state["network_config"] != config_to_metadata(self.model.config):
             raise ResumeMismatchError(f"checkpoint network {state['network_config']} differs from "
                                       f"{config_to_metadata(self.model.config)}")
-        saved = json.loads(state["training_config"])
+        # Through from_json, so settings added since the checkpoint was written read as their defaults.
+        saved = json.loads(TrainingConfig.from_json(state["training_config"]).to_json())
         current = json.loads(self.config.to_json())
         changed = sorted(key for key in current
                          if key not in _SETTINGS_FREE_TO_CHANGE_ON_RESUME and saved.get(key) != current[key])

@@ -14,6 +14,8 @@ a row of ghost copies.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import cv2
 import numpy as np
 
@@ -26,17 +28,19 @@ MAX_BLUR_SAMPLES = 32  # cost cap: beyond ~48 px of travel per shutter the smear
 _BLUR_STEP_PX = 1.5  # largest sub-frame step that still reads as a smooth smear
 
 
-def render_shot(scene: Scene, canvas: Canvas, shutter: float, samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All frames of the scene on `canvas`.
+def render_shot(scene: Scene, canvas: Canvas, shutter: float, samples: int,
+                frame_indices: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The frames `frame_indices` of the scene (default: all, in order) on `canvas`.
 
     Returns frames float32 (T, H, W, 3), mattes float32 (T, K, H, W) and the unoccluded
-    coverage of each object inside the canvas, float32 (T, K), in pixels.
+    coverage of each object inside the canvas, float32 (T, K), in pixels, T = len(frame_indices).
     """
-    frames = np.empty((scene.num_frames, canvas.height, canvas.width, 3), np.float32)
-    mattes = np.empty((scene.num_frames, len(scene.objects), canvas.height, canvas.width), np.float32)
-    unoccluded = np.empty((scene.num_frames, len(scene.objects)), np.float32)
-    for index in range(scene.num_frames):
-        frames[index], mattes[index], unoccluded[index] = render_frame(scene, index, canvas, shutter, samples)
+    indices = range(scene.num_frames) if frame_indices is None else frame_indices
+    frames = np.empty((len(indices), canvas.height, canvas.width, 3), np.float32)
+    mattes = np.empty((len(indices), len(scene.objects), canvas.height, canvas.width), np.float32)
+    unoccluded = np.empty((len(indices), len(scene.objects)), np.float32)
+    for row, index in enumerate(indices):
+        frames[row], mattes[row], unoccluded[row] = render_frame(scene, index, canvas, shutter, samples)
     return frames, mattes, unoccluded
 
 

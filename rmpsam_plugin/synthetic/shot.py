@@ -85,6 +85,7 @@ def generate_shot(
     background_clutter: int = 3,
     lighting_drift: bool = True,
     style: str = "procedural",
+    render_only: Sequence[int] | None = None,
 ) -> SyntheticShot:
     """Render a reproducible synthetic shot (same arguments -> bit-identical arrays).
 
@@ -97,6 +98,8 @@ def generate_shot(
     background_clutter  static non-instance shapes painted into the background
     lighting_drift      slow exposure / tint drift over the shot
     style               "procedural" or "plate" (see `STYLES`); a seed gives a different shot in each
+    render_only         frame indices to render, in this order (default all): the shot's per-frame
+                        arrays then hold only these, the same pixels as in the whole shot
     """
     if style not in STYLES:
         raise ValueError(f"unknown shot style {style!r}; known: {', '.join(STYLES)}")
@@ -116,7 +119,7 @@ def generate_shot(
         background_clutter=background_clutter,
         lighting_drift=lighting_drift,
     )
-    frames, mattes, unoccluded = render_shot(scene, Canvas(0, 0, width, height), shutter, blur_samples)
+    frames, mattes, unoccluded = render_shot(scene, Canvas(0, 0, width, height), shutter, blur_samples, render_only)
     classes = tuple(obj.shape.family for obj in scene.objects)
     visible_area = mattes.sum(axis=(2, 3), dtype=np.float64)
     return SyntheticShot(

@@ -8,6 +8,8 @@ import click
 
 from rmpsam_model.loading import load_model
 from rmpsam_plugin.bench.propagation_bench import (
+    DEFAULT_SCHEME,
+    SCHEMES,
     run_precision_comparison,
     run_propagation_benchmark,
     run_stabiliser_size_comparison,
@@ -25,8 +27,11 @@ from rmpsam_plugin.bench.table import format_table
 @click.option("--compare-stabiliser-size", is_flag=True,
               help="Only the default scheme: without the stabiliser, with it at the network image's size and at half "
                    "of it, on the same shots.")
+@click.option("--default-only", is_flag=True,
+              help="Only the baseline and the default scheme: the two rows that judge a weights file, in a "
+                   "quarter of the time.")
 def propagation(shots: int, frames: int, size: str, weights: Path | None, compare_precision: bool,
-                compare_stabiliser_size: bool) -> None:
+                compare_stabiliser_size: bool, default_only: bool) -> None:
     """J&F and dtSSD of each propagation scheme through the real job, on frames between keyframes.
 
     The first row (every frame decoded alone from the nearest keyframe's prompts) is the baseline.
@@ -41,7 +46,8 @@ def propagation(shots: int, frames: int, size: str, weights: Path | None, compar
     if compare_stabiliser_size:
         scores = run_stabiliser_size_comparison(load_model(weights), shots, frames, height, width)
     else:
-        scores = run_propagation_benchmark(load_model(weights), shots, frames, height, width)
+        schemes = [SCHEMES[0], DEFAULT_SCHEME] if default_only else SCHEMES
+        scores = run_propagation_benchmark(load_model(weights), shots, frames, height, width, schemes)
     baseline = scores[0]
     rows = [[s.name, f"{s.j:.3f}", f"{s.f:.3f}", f"{s.jf:.3f}", f"{s.jf - baseline.jf:+.3f}", f"{s.dtssd:.2f}",
              f"{s.seconds_per_frame * 1e3:.0f}"] for s in scores]

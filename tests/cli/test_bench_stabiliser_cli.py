@@ -1,6 +1,7 @@
-"""`rmpsam-matte bench propagation --compare-stabiliser-size` on the tiny random network: the default
-scheme without the stabiliser, with it at the network image's size and at half of it, on the same
-shots. (The shipped weights' numbers are in the README; here only the mechanics.)"""
+"""`rmpsam-matte bench propagation` options on the tiny random network: `--compare-stabiliser-size`
+(the default scheme without the stabiliser, with it at the network image's size and at half of it,
+on the same shots) and `--default-only` (the baseline and default rows alone). The shipped
+weights' numbers are in the README; here only the mechanics."""
 
 from __future__ import annotations
 
@@ -25,3 +26,14 @@ def test_the_stabiliser_sizes_are_compared_on_the_same_shots(tiny_weights):
     assert rows[0][4] == "+0.000"  # the first row is the baseline
     dtssd = [float(row[5]) for row in rows]
     assert dtssd[2] != dtssd[1], result.stdout  # the half size really ran
+
+
+def test_default_only_scores_the_baseline_and_the_default_scheme(tiny_weights):
+    result = subprocess.run([str(COMMAND), "bench", "propagation", "--default-only", "--shots", "1", "--frames", "4",
+                             "--size", "160x96", "--weights", str(tiny_weights)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = re.findall(r"^(\S.*?)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([+-][\d.]+)\s+([\d.]+)\s+(\d+)$",
+                      result.stdout, re.MULTILINE)
+    assert [row[0] for row in rows] == ["nearest keyframe, per frame", "released clip mode + temporal (default)"]
+    assert rows[0][4] == "+0.000"

@@ -6,7 +6,9 @@ converted to the network's input exactly as the job converts plates. For every i
 enough to prompt, the box is the instance's tight box loosened outward by up to 10% per edge (as
 an artist draws it) and the click is the interior pixel farthest from the boundary (where an
 artist clicks); each prompt is decoded alone through the predictor and its matte, thresholded at
-0.5, is compared with the true matte.
+0.5, is compared with the true matte. The union of an instance's box and click masks is scored
+too: it is what the job makes of a keyframe prompted with both (`keyframe_decode.combine`, the
+per-pixel maximum of their logits), the start of every propagated matte.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class PromptQuality:
     click_iou: float
     instances: int
     frames: int
+    union_iou: float
+    """The box and click masks of each instance united: a keyframe as the job mattes it."""
 
 
 def prompt_masks(weights: LoadedModel, num_frames: int = 40, image_size: int | None = None, max_objects: int = 5):
@@ -64,12 +68,14 @@ def prompt_masks(weights: LoadedModel, num_frames: int = 40, image_size: int | N
 
 def measure_prompt_quality(weights: LoadedModel, num_frames: int = 40, image_size: int | None = None,
                            max_objects: int = 5) -> PromptQuality:
-    box_ious, click_ious = [], []
+    box_ious, click_ious, union_ious = [], [], []
     for mattes, truths in prompt_masks(weights, num_frames, image_size, max_objects):
         count = len(truths)
         click_ious += [region_similarity(mattes[i], truths[i]) for i in range(count)]
         box_ious += [region_similarity(mattes[count + i], truths[i]) for i in range(count)]
-    return PromptQuality(float(np.mean(box_ious)), float(np.mean(click_ious)), len(box_ious), num_frames)
+        union_ious += [region_similarity(mattes[i] | mattes[count + i], truths[i]) for i in range(count)]
+    return PromptQuality(float(np.mean(box_ious)), float(np.mean(click_ious)), len(box_ious), num_frames,
+                         float(np.mean(union_ious)))
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,7 @@ class PrecisionAgreement:
 
 def measure_precision_agreement(reference: LoadedModel, other: LoadedModel, num_frames: int = 40,
                                 image_size: int | None = None, max_objects: int = 5) -> PrecisionAgreement:
-    box, click, agreement = {0: [], 1: []}, {0: [], 1: []}, []
+    box, click, union, agreement = {0: [], 1: []}, {0: [], 1: []}, {0: [], 1: []}, []
     pairs = zip(prompt_masks(reference, num_frames, image_size, max_objects),
                 prompt_masks(other, num_frames, image_size, max_objects))
     for (reference_masks, truths), (other_masks, _) in pairs:
@@ -92,6 +98,8 @@ def measure_precision_agreement(reference: LoadedModel, other: LoadedModel, num_
         for side, masks in enumerate((reference_masks, other_masks)):
             click[side] += [region_similarity(masks[i], truths[i]) for i in range(count)]
             box[side] += [region_similarity(masks[count + i], truths[i]) for i in range(count)]
+            union[side] += [region_similarity(masks[i] | masks[count + i], truths[i]) for i in range(count)]
         agreement += [region_similarity(other_masks[i], reference_masks[i]) for i in range(2 * count)]
-    quality = [PromptQuality(float(np.mean(box[s])), float(np.mean(click[s])), len(box[s]), num_frames) for s in (0, 1)]
+    quality = [PromptQuality(float(np.mean(box[s])), float(np.mean(click[s])), len(box[s]), num_frames,
+                             float(np.mean(union[s]))) for s in (0, 1)]
     return PrecisionAgreement(quality[0], quality[1], float(np.mean(agreement)), len(agreement))

@@ -20,34 +20,36 @@ MASK_IOU_TARGET = 0.98  # issue 15: int8 prompt masks against float32's
 @click.command("quality")
 @click.option("--frames", default=40, show_default=True, help="Held-out synthetic frames.")
 @click.option("--weights", type=click.Path(path_type=Path), help="Weights (default: configured, else shipped).")
+@click.option("--aspect", type=click.FloatRange(min=1.0), default=1.0, show_default=True,
+              help="Frame width-to-height ratio (1.78 for 16:9 plates); the height is the weights' short side.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of the table.")
 @click.option("--compare-precision", is_flag=True,
               help="Run the prompts in float32 and in int8 (`run --precision`): both IoUs, and the int8 masks' IoU "
                    "against the float32 ones.")
-def quality(frames: int, weights: Path | None, as_json: bool, compare_precision: bool) -> None:
+def quality(frames: int, weights: Path | None, aspect: float, as_json: bool, compare_precision: bool) -> None:
     """Segmentation from a single prompt, against the targets the shipped weights are held to."""
     if compare_precision:
-        _compare_precision(weights, frames, as_json)
+        _compare_precision(weights, frames, aspect, as_json)
         return
     loaded = load_model(weights)
-    result = measure_prompt_quality(loaded, frames)
+    result = measure_prompt_quality(loaded, frames, aspect=aspect)
     if as_json:
         click.echo(json.dumps({"weights": str(loaded.path), "box_iou": result.box_iou, "click_iou": result.click_iou,
                                "box_and_click_iou": result.union_iou, "instances": result.instances,
-                               "frames": result.frames}))
+                               "frames": result.frames, "aspect": aspect}))
         return
     size = loaded.inference_size
     click.echo(f"{loaded.path.name}: {result.instances} instances on {result.frames} held-out synthetic frames, "
-               f"inference size {size.short_side}")
+               f"{round(size.short_side * aspect)}x{size.short_side}, inference size {size.short_side}")
     rows = [["one box", f"{result.box_iou:.3f}", f"{BOX_TARGET:.2f}", "yes" if result.box_iou >= BOX_TARGET else "no"],
             ["one click", f"{result.click_iou:.3f}", f"{CLICK_TARGET:.2f}", "yes" if result.click_iou >= CLICK_TARGET else "no"],
             ["box and click united (a keyframe, as the job mattes it)", f"{result.union_iou:.3f}", "-", "-"]]
     click.echo(format_table(["prompt", "mean IoU", "target", "met"], rows))
 
 
-def _compare_precision(weights: Path | None, frames: int, as_json: bool) -> None:
+def _compare_precision(weights: Path | None, frames: int, aspect: float, as_json: bool) -> None:
     reference, quantised = load_model(weights), with_precision(load_model(weights), "int8")
-    result = measure_precision_agreement(reference, quantised, frames)
+    result = measure_precision_agreement(reference, quantised, frames, aspect=aspect)
     if as_json:
         click.echo(json.dumps({"weights": str(reference.path), "frames": frames, "masks": result.masks,
                                "mask_iou_int8_vs_float32": result.mask_iou,

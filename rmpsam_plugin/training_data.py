@@ -67,6 +67,7 @@ def _to_batch(images: list[np.ndarray], mattes: list[np.ndarray], classes: list[
         tensors,
         [_mattes_to_network(m, geometry) for m in mattes],
         [torch.as_tensor(c, dtype=torch.long) for c in classes],
+        content_hw=geometry.resized_hw,
     )
 
 
@@ -92,7 +93,11 @@ class SyntheticImageSource:
     With `clip_gap` > 0 the images come in pairs, two frames of one shot 1 to `clip_gap` frames
     apart (the later one first in half of the pairs, as a shot's last keyframe is propagated
     backwards), listed in `TrainingBatch.pairs` for the clip loss; pair j's shot has seed
-    `TRAIN_SEED_BASE + seed_offset + step * batch_size + j`."""
+    `TRAIN_SEED_BASE + seed_offset + step * batch_size + j`.
+
+    `aspects` are the frames' width-to-height ratios, one per step in turn (short side
+    `image_size`): plates are wide, and a network trained on square frames alone segments 16:9
+    frames far worse than square ones (MODEL_CARD.md)."""
 
     batch_size: int
     image_size: int = 192
@@ -101,12 +106,15 @@ class SyntheticImageSource:
     seed_offset: int = 0
     style: str = "procedural"
     clip_gap: int = 0
+    aspects: tuple[float, ...] = (1.0,)
 
     def __post_init__(self) -> None:
         if self.style not in DATA_STYLES:
             raise ValueError(f"unknown synthetic data style {self.style!r}; known: {', '.join(DATA_STYLES)}")
         if self.clip_gap < 0:
             raise ValueError(f"clip_gap must be 0 (single frames) or more, got {self.clip_gap}")
+        if not self.aspects or min(self.aspects) < 1.0:
+            raise ValueError(f"aspects must be width-to-height ratios of 1 or more, got {self.aspects}")
 
     def shot_style(self, seed: int) -> str:
         """The `generate_shot` style of the shot drawn from `seed`."""
@@ -117,16 +125,17 @@ class SyntheticImageSource:
     def __call__(self, step: int) -> TrainingBatch:
         first_seed = TRAIN_SEED_BASE + self.seed_offset + step * self.batch_size
         pair_count = self.batch_size // 2 if self.clip_gap else 0
+        width = round(self.image_size * self.aspects[step % len(self.aspects)])
         images, mattes, classes, pairs = [], [], [], []
         for index in range(pair_count):
-            shot = self._shot(first_seed + index, self._pair_frames(first_seed + index))
+            shot = self._shot(first_seed + index, self._pair_frames(first_seed + index), width)
             pairs.append((len(images), len(images) + 1))
             for frame in range(2):
                 images.append(linear_to_network_rgb(shot.frames[frame]))
                 mattes.append(shot.mattes[frame])
                 classes.append(shot.class_ids)
         for index in range(2 * pair_count, self.batch_size):
-            shot = self._shot(first_seed + index, (0,))
+            shot = self._shot(first_seed + index, (0,), width)
             images.append(linear_to_network_rgb(shot.frames[0]))
             mattes.append(shot.mattes[0])
             classes.append(shot.class_ids)
@@ -140,9 +149,9 @@ class SyntheticImageSource:
         gap = int(rng.integers(1, self.clip_gap + 1))
         return (gap, 0) if rng.random() < 0.5 else (0, gap)
 
-    def _shot(self, seed: int, frames: tuple[int, ...]):
+    def _shot(self, seed: int, frames: tuple[int, ...], width: int):
         num_objects = self.min_objects + seed % (self.max_objects - self.min_objects + 1)
-        return generate_shot(seed, max(frames) + 1, self.image_size, self.image_size, num_objects,
+        return generate_shot(seed, max(frames) + 1, self.image_size, width, num_objects,
                              style=self.shot_style(seed), render_only=frames)
 
 

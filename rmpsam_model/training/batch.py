@@ -27,6 +27,9 @@ class TrainingBatch:
     mattes: list[torch.Tensor]
     classes: list[torch.Tensor]
     pairs: tuple[tuple[int, int], ...] = ()
+    content_hw: tuple[int, int] | None = None
+    """The resized image inside the padding, (h, w); None when there is no padding. Prompt boxes are
+    encoded relative to it, as the predictor encodes them (`InferenceGeometry.resized_hw`)."""
 
     def __post_init__(self) -> None:
         if not (len(self.mattes) == len(self.classes) == self.images.shape[0]):
@@ -41,7 +44,8 @@ class TrainingBatch:
 
     @property
     def image_hw(self) -> tuple[int, int]:
-        return int(self.images.shape[2]), int(self.images.shape[3])
+        """The size prompt boxes are encoded against: the content inside the padding."""
+        return self.content_hw or (int(self.images.shape[2]), int(self.images.shape[3]))
 
     def to(self, device: torch.device | str) -> TrainingBatch:
         return TrainingBatch(
@@ -49,6 +53,7 @@ class TrainingBatch:
             [m.to(device) for m in self.mattes],
             [c.to(device) for c in self.classes],
             self.pairs,
+            self.content_hw,
         )
 
 

@@ -41,17 +41,19 @@ class PromptQuality:
     """The box and click masks of each instance united: a keyframe as the job mattes it."""
 
 
-def prompt_masks(weights: LoadedModel, num_frames: int = 40, image_size: int | None = None, max_objects: int = 5):
+def prompt_masks(weights: LoadedModel, num_frames: int = 40, image_size: int | None = None, max_objects: int = 5,
+                 aspect: float = 1.0):
     """Per held-out frame with instances to prompt: (masks, truths), `masks` (2 * count, H, W)
     bool, the click masks then the box masks, `truths` the count true masks. The same frames and
-    prompts on every call (fixed seeds), so two networks can be compared mask for mask."""
+    prompts on every call (fixed seeds), so two networks can be compared mask for mask. Frames
+    are `image_size` high (default the weights' short side) and `aspect` times as wide."""
     size = weights.inference_size
     side = image_size or size.short_side
     predictor = RMPSAMPredictor(weights.model, size)
     rng = np.random.default_rng(0)
     for index in range(num_frames):
         seed = HELD_OUT_SEED_BASE + QUALITY_SEED_OFFSET + index
-        shot = generate_shot(seed, 1, side, side, 1 + index % max_objects)
+        shot = generate_shot(seed, 1, side, round(side * aspect), 1 + index % max_objects)
         boxes, clicks, truths = [], [], []
         for matte in shot.mattes[0]:
             if (matte > 0.5).mean() < MIN_AREA_FRACTION:
@@ -67,9 +69,9 @@ def prompt_masks(weights: LoadedModel, num_frames: int = 40, image_size: int | N
 
 
 def measure_prompt_quality(weights: LoadedModel, num_frames: int = 40, image_size: int | None = None,
-                           max_objects: int = 5) -> PromptQuality:
+                           max_objects: int = 5, aspect: float = 1.0) -> PromptQuality:
     box_ious, click_ious, union_ious = [], [], []
-    for mattes, truths in prompt_masks(weights, num_frames, image_size, max_objects):
+    for mattes, truths in prompt_masks(weights, num_frames, image_size, max_objects, aspect):
         count = len(truths)
         click_ious += [region_similarity(mattes[i], truths[i]) for i in range(count)]
         box_ious += [region_similarity(mattes[count + i], truths[i]) for i in range(count)]
@@ -89,10 +91,11 @@ class PrecisionAgreement:
 
 
 def measure_precision_agreement(reference: LoadedModel, other: LoadedModel, num_frames: int = 40,
-                                image_size: int | None = None, max_objects: int = 5) -> PrecisionAgreement:
+                                image_size: int | None = None, max_objects: int = 5,
+                                aspect: float = 1.0) -> PrecisionAgreement:
     box, click, union, agreement = {0: [], 1: []}, {0: [], 1: []}, {0: [], 1: []}, []
-    pairs = zip(prompt_masks(reference, num_frames, image_size, max_objects),
-                prompt_masks(other, num_frames, image_size, max_objects))
+    pairs = zip(prompt_masks(reference, num_frames, image_size, max_objects, aspect),
+                prompt_masks(other, num_frames, image_size, max_objects, aspect))
     for (reference_masks, truths), (other_masks, _) in pairs:
         count = len(truths)
         for side, masks in enumerate((reference_masks, other_masks)):

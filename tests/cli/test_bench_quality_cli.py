@@ -1,5 +1,5 @@
 """`rmpsam-matte bench quality` on the tiny random network: one box, one click, and the two
-united as the job unites a keyframe's prompts, each scored against the truth on the same frames.
+united as the job unites a keyframe's prompts, each scored against the truth on the same 16:9 frames.
 (The shipped weights' numbers are in the model card; here only the mechanics.)"""
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ COMMAND = Path(sys.executable).parent / "rmpsam-matte"
 
 
 def test_box_click_and_their_union_are_scored(tiny_weights):
-    result = subprocess.run([str(COMMAND), "bench", "quality", "--frames", "3", "--weights", str(tiny_weights), "--json"],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run([str(COMMAND), "bench", "quality", "--frames", "3", "--weights", str(tiny_weights), "--json",
+                             "--aspect", "1.78"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     expected = {"box": [], "click": [], "union": []}
-    for masks, truths in prompt_masks(load_model(tiny_weights), 3):
+    for masks, truths in prompt_masks(load_model(tiny_weights), 3, aspect=1.78):
         count = len(truths)
+        assert truths[0].shape[1] == round(1.78 * truths[0].shape[0])  # 16:9 frames, the weights' height
         for i, truth in enumerate(truths):
             expected["click"].append(region_similarity(masks[i], truth))
             expected["box"].append(region_similarity(masks[count + i], truth))
@@ -34,8 +35,8 @@ def test_box_click_and_their_union_are_scored(tiny_weights):
     assert report["instances"] == len(expected["box"]) > 0
     assert report["box_iou"] == np.mean(expected["box"]) and report["click_iou"] == np.mean(expected["click"])
     assert report["box_and_click_iou"] == np.mean(expected["union"])
-    table = subprocess.run([str(COMMAND), "bench", "quality", "--frames", "3", "--weights", str(tiny_weights)],
-                           capture_output=True, text=True, timeout=300)
+    table = subprocess.run([str(COMMAND), "bench", "quality", "--frames", "3", "--weights", str(tiny_weights),
+                            "--aspect", "1.78"], capture_output=True, text=True, timeout=300)
     row = re.search(r"^box and click united \(a keyframe, as the job mattes it\)\s+([\d.]+)\s+-\s+-$", table.stdout,
                     re.MULTILINE)
     assert row and row.group(1) == f"{report['box_and_click_iou']:.3f}", table.stdout

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from rmpsam_model.config import RMPSAMConfig
@@ -72,6 +73,18 @@ def test_paired_frames_come_from_one_shot_a_few_frames_apart():
     orders = [source._pair_frames(seed)[0] > 0 for seed in range(200)]
     assert 60 < sum(orders) < 140  # the later frame is the keyframe in about half the pairs
     assert SyntheticImageSource(batch_size=4, image_size=64)(3).pairs == ()
+
+
+def test_frames_take_the_aspects_in_turn():
+    source = SyntheticImageSource(batch_size=2, image_size=64, aspects=(1.0, 1.78))
+    square, wide = source(0), source(1)
+    assert square.images.shape == (2, 3, 64, 64) and square.image_hw == (64, 64)
+    assert wide.images.shape == (2, 3, 64, 128)  # 114 wide, padded to a multiple of 32
+    assert wide.image_hw == (64, 114)  # what prompt boxes are encoded against, as the predictor does
+    assert all(float(m[:, :, 114:].abs().sum()) == 0.0 for m in wide.mattes)
+    assert source(2).images.shape == square.images.shape
+    with pytest.raises(ValueError, match="aspects"):
+        SyntheticImageSource(batch_size=2, aspects=(0.5,))
 
 
 def test_the_clip_term_decodes_what_the_clip_tracker_decodes():

@@ -146,10 +146,12 @@ def _container_kind(path: Path) -> str:
         raise CheckpointError(f"{path}: cannot be read ({error.strerror})") from error
     if head.startswith(b"PK\x03\x04"):
         return _ZIP
-    if head.startswith(b"\x80"):
-        return _PICKLE
+    # Safetensors before pickle: a header length whose low byte is 0x80 (a 640-byte or a 61,824-byte
+    # header, say) starts the file with the pickle PROTO opcode's byte too.
     if len(head) == 9 and head[8:] == b"{" and 8 + int.from_bytes(head[:8], "little") <= size:
         return SAFETENSORS
+    if head.startswith(b"\x80"):
+        return _PICKLE
     raise NotACheckpointError(f"{path}: not a checkpoint (not a torch zip archive, a pickle or a safetensors file)")
 
 

@@ -328,3 +328,20 @@ def test_malformed_vocabulary_is_named(tmp_path):
     path.write_text(json.dumps({"thing_classes": ["person"], "stuff_classes": [""]}))
     with pytest.raises(VocabularyError, match=f"{path}: 'stuff_classes' must be a list"):
         load_vocabulary(path)
+
+
+def test_a_safetensors_header_whose_length_starts_with_the_pickle_byte_loads(tmp_path):
+    """A header of 0x..80 bytes starts the file with 0x80, the pickle PROTO opcode's byte; the
+    safetensors signature (length, then '{') is what decides."""
+    from safetensors.torch import save_file
+
+    path = tmp_path / "w.safetensors"
+    tensors = {"weight": torch.arange(6, dtype=torch.float32).view(2, 3)}
+    for padding in range(400):
+        save_file(tensors, str(path), metadata={"note": "x" * padding})
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80 and path.read_bytes()[8:9] == b"{"
+    loaded = load_checkpoint(path)
+    assert loaded.format == "safetensors" and loaded.metadata["note"].startswith("x")
+    assert torch.equal(loaded.state_dict["weight"], tensors["weight"])

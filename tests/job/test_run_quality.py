@@ -3,8 +3,8 @@
 Three held-out synthetic shots in each form (plain, with overscan, anamorphic) are matted twice by the real CLI: the
 default job (carried queries, blended forward and backward runs, temporal stabilisation, edge
 refinement) and the baseline an artist gets without propagation, every frame decoded on its own
-from the nearest keyframe's prompts. Averaged over the shots, the default must win by at least
-0.05 J&F on the frames between keyframes, and chatter less (lower dtSSD).
+from the nearest keyframe's prompts. Averaged over the shots, the default must reach J&F 0.75 on
+the frames between keyframes, win by at least 0.05 J&F, and chatter less (lower dtSSD).
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from rmpsam_plugin.evaluation.scoring import FIRST_FRAME, HELD_OUT_SEED_BASE, re
 NUM_FRAMES = 16
 KEYFRAMES = [0, NUM_FRAMES - 1]
 BASELINE = ("--tracker", "redecode", "--blend", "nearest", "--no-temporal")
+JF_FLOOR = 0.75
+"""The default job's J&F over these three shots: 0.819 plain and with overscan, 0.831 anamorphic with
+the weights shipped on 2026-12-04 (trained on 16:9 frames; MODEL_CARD.md)."""
 
 pytestmark = pytest.mark.slow
 
@@ -57,5 +60,6 @@ def test_propagation_beats_per_frame_decoding(tmp_path, variant):
     ours_jf, baseline_jf = (float(np.mean([s.jf for s in scores])) for scores in (ours_scores, baseline_scores))
     ours_dt, baseline_dt = (float(np.mean([s.dtssd for s in scores])) for scores in (ours_scores, baseline_scores))
     print(f"{variant}: ours J&F {ours_jf:.3f} dtSSD {ours_dt:.2f}; per-frame J&F {baseline_jf:.3f} dtSSD {baseline_dt:.2f}")
+    assert ours_jf >= JF_FLOOR
     assert ours_jf >= baseline_jf + 0.05
     assert ours_dt < baseline_dt

@@ -1,6 +1,7 @@
 """int8 backbone (ONNX Runtime, `rmpsam_model.int8`) against float32 with the shipped weights, every suite run.
 
-Small size (224x128) so quantising and both decodes take seconds; the cache is a tmp folder."""
+A 16:9 frame at the weights' own short side (342x192, padded to 352) so quantising and both decodes
+take seconds; the cache is a tmp folder."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from rmpsam_plugin.job.precision import with_precision  # noqa: E402
 from rmpsam_plugin.synthetic.prompts_from_truth import box_from_matte  # noqa: E402
 from rmpsam_plugin.synthetic.shot import generate_shot  # noqa: E402
 
-SIZE = InferenceSize(128, 224)
+SIZE = InferenceSize(192, 342)
 MASK_IOU_MIN = 0.98  # issue 15: prompt masks agree at mean IoU >= 0.98
 FEATURE_ERROR_MAX = 0.1  # mean |int8 - float32| of the neck's features, relative to their mean magnitude
 
@@ -31,9 +32,9 @@ def test_int8_masks_match_float32_on_a_held_out_frame(tmp_path, monkeypatch):
     reference.inference_size = quantised.inference_size = SIZE  # calibration frames at the test's size
     with_precision(quantised, "int8")
     assert isinstance(quantised.model.backbone, Int8Backbone)
-    assert [p.name for p in (tmp_path / "int8").iterdir()] == [f"{reference.digest}-224x128.onnx"]
+    assert [p.name for p in (tmp_path / "int8").iterdir()] == [f"{reference.digest}-352x192.onnx"]
 
-    shot = generate_shot(HELD_OUT_SEED_BASE + 77, 1, 128, 224, 3, shutter=0.0, blur_samples=1)
+    shot = generate_shot(HELD_OUT_SEED_BASE + 77, 1, 192, 342, 3, shutter=0.0, blur_samples=1)
     image = linear_to_network_rgb(shot.frames[0])
     boxes = np.array([box_from_matte(matte) for matte in shot.mattes[0] if (matte > 0.5).sum() > 50])
     predictions = []

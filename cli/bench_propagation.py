@@ -30,8 +30,10 @@ from rmpsam_plugin.bench.table import format_table
 @click.option("--default-only", is_flag=True,
               help="Only the baseline and the default scheme: the two rows that judge a weights file, in a "
                    "quarter of the time.")
+@click.option("--negative-clicks", type=click.IntRange(0, 3), default=0, show_default=True,
+              help="Negative clicks per instance on each keyframe, placed as an artist would (on a neighbour).")
 def propagation(shots: int, frames: int, size: str, weights: Path | None, compare_precision: bool,
-                compare_stabiliser_size: bool, default_only: bool) -> None:
+                compare_stabiliser_size: bool, default_only: bool, negative_clicks: int) -> None:
     """J&F and dtSSD of each propagation scheme through the real job, on frames between keyframes.
 
     The first row (every frame decoded alone from the nearest keyframe's prompts) is the baseline.
@@ -47,11 +49,13 @@ def propagation(shots: int, frames: int, size: str, weights: Path | None, compar
         scores = run_stabiliser_size_comparison(load_model(weights), shots, frames, height, width)
     else:
         schemes = [SCHEMES[0], DEFAULT_SCHEME] if default_only else SCHEMES
-        scores = run_propagation_benchmark(load_model(weights), shots, frames, height, width, schemes)
+        scores = run_propagation_benchmark(load_model(weights), shots, frames, height, width, schemes, negative_clicks)
     baseline = scores[0]
     rows = [[s.name, f"{s.j:.3f}", f"{s.f:.3f}", f"{s.jf:.3f}", f"{s.jf - baseline.jf:+.3f}", f"{s.dtssd:.2f}",
              f"{s.seconds_per_frame * 1e3:.0f}"] for s in scores]
-    click.echo(f"{shots} held-out synthetic shots, {frames} frames at {width}x{height}, keyframes first and last")
+    negatives = f", {negative_clicks} negative click(s) per instance" if negative_clicks else ""
+    click.echo(f"{shots} held-out synthetic shots, {frames} frames at {width}x{height}, keyframes first and last"
+               f"{negatives}")
     click.echo(format_table(["scheme", "J", "F", "J&F", "vs baseline", "dtSSD", "ms/frame"], rows))
 
 

@@ -56,14 +56,18 @@ class SchemeScore:
 
 
 def run_propagation_benchmark(weights: LoadedModel, num_shots: int = 3, num_frames: int = 12,
-                              height: int = 216, width: int = 384, schemes=SCHEMES) -> list[SchemeScore]:
+                              height: int = 216, width: int = 384, schemes=SCHEMES,
+                              negative_clicks: int = 0) -> list[SchemeScore]:
+    """Each scheme's mean scores over the held-out shots. Keyframes carry a box and a positive click
+    per instance, and `negative_clicks` negative ones placed as an artist would (on a neighbour)."""
     keyframes = [0, num_frames - 1]
     scored = [t for t in range(num_frames) if t not in keyframes]
     totals: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name, _ in schemes}
     with tempfile.TemporaryDirectory(prefix="rmpsam-bench-") as temporary:
         for index in range(num_shots):
             shot_dir = Path(temporary) / f"shot{index}"
-            on_disk = write_evaluation_shot(shot_dir, HELD_OUT_SEED_BASE + index, num_frames, height, width, keyframes)
+            on_disk = write_evaluation_shot(shot_dir, HELD_OUT_SEED_BASE + index, num_frames, height, width, keyframes,
+                                            negative_clicks=negative_clicks)
             plate, prompts, names, truth = on_disk.plate, on_disk.prompts, on_disk.names, on_disk.truth()
             for name, options in schemes:
                 output = shot_dir / name.replace(" ", "_").replace(",", "").replace("+", "plus") / "m.####.exr"

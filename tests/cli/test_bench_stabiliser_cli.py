@@ -1,6 +1,6 @@
 """`rmpsam-matte bench propagation` options on the tiny random network: `--compare-stabiliser-size`
 (the default scheme without the stabiliser, with it at the network image's size and at half of it,
-on the same shots) and `--default-only` (the baseline and default rows alone). The shipped
+on the same shots) and `--default-only` (the baseline and default rows alone), with negative clicks. The shipped
 weights' numbers are in the README; here only the mechanics."""
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ def test_the_stabiliser_sizes_are_compared_on_the_same_shots(tiny_weights):
 
 def test_default_only_scores_the_baseline_and_the_default_scheme(tiny_weights):
     result = subprocess.run([str(COMMAND), "bench", "propagation", "--default-only", "--shots", "1", "--frames", "4",
-                             "--size", "160x96", "--weights", str(tiny_weights)],
+                             "--size", "160x96", "--negative-clicks", "1", "--weights", str(tiny_weights)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
+    assert "1 negative click(s) per instance" in result.stdout.splitlines()[0]
     rows = re.findall(r"^(\S.*?)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([+-][\d.]+)\s+([\d.]+)\s+(\d+)$",
                       result.stdout, re.MULTILINE)
     assert [row[0] for row in rows] == ["nearest keyframe, per frame", "released clip mode + temporal (default)"]

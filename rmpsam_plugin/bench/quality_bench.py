@@ -70,14 +70,24 @@ def prompt_masks(weights: LoadedModel, num_frames: int = 40, image_size: int | N
 
 def measure_prompt_quality(weights: LoadedModel, num_frames: int = 40, image_size: int | None = None,
                            max_objects: int = 5, aspect: float = 1.0) -> PromptQuality:
-    box_ious, click_ious, union_ious = [], [], []
-    for mattes, truths in prompt_masks(weights, num_frames, image_size, max_objects, aspect):
-        count = len(truths)
-        click_ious += [region_similarity(mattes[i], truths[i]) for i in range(count)]
-        box_ious += [region_similarity(mattes[count + i], truths[i]) for i in range(count)]
-        union_ious += [region_similarity(mattes[i] | mattes[count + i], truths[i]) for i in range(count)]
-    return PromptQuality(float(np.mean(box_ious)), float(np.mean(click_ious)), len(box_ious), num_frames,
-                         float(np.mean(union_ious)))
+    scores = {"box": [], "click": [], "union": []}
+    for masks, truths in prompt_masks(weights, num_frames, image_size, max_objects, aspect):
+        _add_scores(scores, masks, truths)
+    return _quality(scores, num_frames)
+
+
+def _add_scores(scores: dict[str, list[float]], masks: np.ndarray, truths: list[np.ndarray]) -> None:
+    """Append each instance's box, click and united IoU (`masks` as `prompt_masks` yields them)."""
+    count = len(truths)
+    for i, truth in enumerate(truths):
+        scores["click"].append(region_similarity(masks[i], truth))
+        scores["box"].append(region_similarity(masks[count + i], truth))
+        scores["union"].append(region_similarity(masks[i] | masks[count + i], truth))
+
+
+def _quality(scores: dict[str, list[float]], num_frames: int) -> PromptQuality:
+    return PromptQuality(float(np.mean(scores["box"])), float(np.mean(scores["click"])), len(scores["box"]),
+                         num_frames, float(np.mean(scores["union"])))
 
 
 @dataclass(frozen=True)
@@ -93,16 +103,13 @@ class PrecisionAgreement:
 def measure_precision_agreement(reference: LoadedModel, other: LoadedModel, num_frames: int = 40,
                                 image_size: int | None = None, max_objects: int = 5,
                                 aspect: float = 1.0) -> PrecisionAgreement:
-    box, click, union, agreement = {0: [], 1: []}, {0: [], 1: []}, {0: [], 1: []}, []
+    scores = [{"box": [], "click": [], "union": []} for _ in range(2)]
+    agreement = []
     pairs = zip(prompt_masks(reference, num_frames, image_size, max_objects, aspect),
                 prompt_masks(other, num_frames, image_size, max_objects, aspect))
     for (reference_masks, truths), (other_masks, _) in pairs:
-        count = len(truths)
         for side, masks in enumerate((reference_masks, other_masks)):
-            click[side] += [region_similarity(masks[i], truths[i]) for i in range(count)]
-            box[side] += [region_similarity(masks[count + i], truths[i]) for i in range(count)]
-            union[side] += [region_similarity(masks[i] | masks[count + i], truths[i]) for i in range(count)]
-        agreement += [region_similarity(other_masks[i], reference_masks[i]) for i in range(2 * count)]
-    quality = [PromptQuality(float(np.mean(box[s])), float(np.mean(click[s])), len(box[s]), num_frames,
-                             float(np.mean(union[s]))) for s in (0, 1)]
-    return PrecisionAgreement(quality[0], quality[1], float(np.mean(agreement)), len(agreement))
+            _add_scores(scores[side], masks, truths)
+        agreement += [region_similarity(other_masks[i], reference_masks[i]) for i in range(2 * len(truths))]
+    return PrecisionAgreement(_quality(scores[0], num_frames), _quality(scores[1], num_frames),
+                              float(np.mean(agreement)), len(agreement))

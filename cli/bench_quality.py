@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from rmpsam_model.loading import load_model
-from rmpsam_plugin.bench.quality_bench import measure_precision_agreement, measure_prompt_quality
+from rmpsam_plugin.bench.quality_bench import FOUND_IOU, measure_precision_agreement, measure_prompt_quality
 from rmpsam_plugin.bench.table import format_table
 from rmpsam_plugin.job.precision import with_precision
 
@@ -53,6 +53,7 @@ def _compare_precision(weights: Path | None, frames: int, aspect: float, as_json
     if as_json:
         click.echo(json.dumps({"weights": str(reference.path), "frames": frames, "masks": result.masks,
                                "mask_iou_int8_vs_float32": result.mask_iou,
+                               "found_masks": result.found_masks, "found_mask_iou_int8_vs_float32": result.found_mask_iou if result.found_masks else None,
                                **{p: {"box_iou": q.box_iou, "click_iou": q.click_iou, "instances": q.instances}
                                   for p, q in (("float32", result.reference), ("int8", result.other))}}))
         return
@@ -62,4 +63,5 @@ def _compare_precision(weights: Path | None, frames: int, aspect: float, as_json
     click.echo(format_table(["precision", "box IoU", "click IoU"], rows))
     met = "met" if result.mask_iou >= MASK_IOU_TARGET else "not met"
     click.echo(f"int8 masks against float32 masks: mean IoU {result.mask_iou:.4f} over {result.masks} prompts "
-               f"(target >= {MASK_IOU_TARGET}: {met})")
+               f"(target >= {MASK_IOU_TARGET}: {met}); over the {result.found_masks} prompts whose float32 mask finds "
+               f"its instance (IoU >= {FOUND_IOU} with the truth): {result.found_mask_iou:.4f}")

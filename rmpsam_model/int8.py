@@ -14,12 +14,13 @@ that; it is not used here, where VNNI is).
 
 Activation ranges come from calibration images the caller gives (the tool renders a few frames of
 its shipped synthetic shots: deterministic, so a weights file always gets the same int8 model).
-The quantised model is cached per weights digest and calibration size under
+The quantised model is cached per weights digest, calibration size and calibration images under
 `$RMPSAM_INT8_CACHE` (default `~/.cache/rmpsam/int8`), so only the first run pays for it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Sequence
@@ -66,10 +67,12 @@ def quantised_backbone_path(backbone: nn.Module, digest: str, calibration: Seque
     """The int8 ONNX model of `backbone` (fused, float32), built on first use and then reused.
 
     `calibration`: normalised (1, 3, H, W) images as `prepare_image` makes them, all one size;
-    `digest` names the weights they belong to (the cache key with that size); `cache_dir` replaces
-    `int8_cache_dir()` (benches with random weights use a temporary one)."""
+    `digest` names the weights they belong to; the cache key is that digest, the size and a digest of
+    the calibration images themselves, so a change of calibration recipe never reuses a model built
+    by the old one. `cache_dir` replaces `int8_cache_dir()` (benches with random weights use a
+    temporary one)."""
     height, width = calibration[0].shape[-2:]
-    path = (cache_dir or int8_cache_dir()) / f"{digest}-{width}x{height}.onnx"
+    path = (cache_dir or int8_cache_dir()) / f"{digest}-{width}x{height}-{calibration_digest(calibration)}.onnx"
     if path.is_file():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,6 +82,14 @@ def quantised_backbone_path(backbone: nn.Module, digest: str, calibration: Seque
         staged.write_bytes(built.read_bytes())
         os.replace(staged, path)  # two processes building at once both end with a whole file
     return path
+
+
+def calibration_digest(calibration: Sequence[torch.Tensor]) -> str:
+    """12 hex digits of SHA-256 over the calibration images' float32 bytes, in order."""
+    hasher = hashlib.sha256()
+    for image in calibration:
+        hasher.update(np.ascontiguousarray(image.detach().float().cpu().numpy()).tobytes())
+    return hasher.hexdigest()[:12]
 
 
 def _quantise(backbone: nn.Module, calibration: list[torch.Tensor], folder: Path) -> Path:

@@ -27,13 +27,20 @@ from rmpsam_plugin.synthetic.shot import generate_shot
 from rmpsam_plugin.training_data import TRAIN_SEED_BASE
 
 DEFAULT_PRECISION = "float32"
-CALIBRATION_FRAMES = 4
+CALIBRATION_FRAMES = 8
+CALIBRATION_ASPECT = 16 / 9
 
 
 def calibration_images(size: InferenceSize, count: int = CALIBRATION_FRAMES) -> list[torch.Tensor]:
-    """`count` training-stream synthetic frames at the inference size, as the network sees them
-    (landscape, the long side at `size.max_long_side`)."""
-    height, width = size.short_side, size.max_long_side
+    """`count` training-stream synthetic frames as the network sees a 16:9 plate: the short side at
+    `size.short_side`, the long side 16/9 of it (at most `size.max_long_side`).
+
+    Why this shape and count: activation ranges measured on the frames a job really feeds the
+    backbone. Calibrating on 4 frames as wide as `max_long_side` allowed (4:1 with the shipped
+    weights) gave int8 prompt masks a mean IoU of 0.9747 against float32's on 16:9 frames; 8 frames
+    of plate shape give 0.9801 (`rmpsam-matte bench quality --compare-precision --aspect 1.78`)."""
+    height = size.short_side
+    width = min(size.max_long_side, round(height * CALIBRATION_ASPECT))
     geometry = InferenceGeometry.for_image(height, width, size)
     images = []
     for index in range(count):

@@ -32,6 +32,9 @@ def test_quality_and_propagation_compare_float32_with_int8(tiny_weights, tmp_pat
     report = json.loads(quality.stdout)
     assert report["masks"] == 2 * report["float32"]["instances"] > 0
     assert 0.5 < report["mask_iou_int8_vs_float32"] <= 1.0
+    assert 0 <= report["found_masks"] <= report["masks"]
+    found = report["found_mask_iou_int8_vs_float32"]
+    assert (found is None) == (report["found_masks"] == 0) and (found is None or 0.0 <= found <= 1.0)
     assert {"box_iou", "click_iou"} <= set(report["int8"])
 
     propagation = bench("propagation", "--compare-precision", "--shots", "1", "--frames", "4", "--size", "160x96",

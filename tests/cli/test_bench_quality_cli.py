@@ -40,3 +40,18 @@ def test_box_click_and_their_union_are_scored(tiny_weights):
     row = re.search(r"^box and click united \(a keyframe, as the job mattes it\)\s+([\d.]+)\s+-\s+-$", table.stdout,
                     re.MULTILINE)
     assert row and row.group(1) == f"{report['box_and_click_iou']:.3f}", table.stdout
+
+
+def test_precision_agreement_counts_found_prompts_apart():
+    """The agreement split (`found_mask_iou`): computed over exactly the prompts whose reference
+    mask has IoU >= FOUND_IOU with the truth. One network against itself agrees everywhere."""
+    from rmpsam_model.loading import load_model
+    from rmpsam_plugin.bench.quality_bench import FOUND_IOU, measure_precision_agreement, prompt_masks
+    from rmpsam_plugin.evaluation.metrics import region_similarity
+
+    weights = load_model(None)
+    result = measure_precision_agreement(weights, weights, num_frames=4, aspect=1.78)
+    found = sum(region_similarity(masks[i], truths[i % len(truths)]) >= FOUND_IOU
+                for masks, truths in prompt_masks(weights, 4, aspect=1.78) for i in range(len(masks)))
+    assert result.masks == 2 * result.reference.instances and 0 < found < result.masks
+    assert result.found_masks == found and result.mask_iou == result.found_mask_iou == 1.0

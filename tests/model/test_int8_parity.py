@@ -11,13 +11,13 @@ import torch
 
 pytest.importorskip("onnxruntime")
 
-from rmpsam_model.int8 import CACHE_ENVIRONMENT, Int8Backbone  # noqa: E402
+from rmpsam_model.int8 import CACHE_ENVIRONMENT, Int8Backbone, calibration_digest  # noqa: E402
 from rmpsam_model.loading import load_model  # noqa: E402
 from rmpsam_model.predictor import RMPSAMPredictor  # noqa: E402
 from rmpsam_model.preprocess import InferenceSize  # noqa: E402
 from rmpsam_plugin.evaluation.scoring import HELD_OUT_SEED_BASE  # noqa: E402
 from rmpsam_plugin.images.colour import linear_to_network_rgb  # noqa: E402
-from rmpsam_plugin.job.precision import with_precision  # noqa: E402
+from rmpsam_plugin.job.precision import calibration_images, with_precision  # noqa: E402
 from rmpsam_plugin.synthetic.prompts_from_truth import box_from_matte  # noqa: E402
 from rmpsam_plugin.synthetic.shot import generate_shot  # noqa: E402
 
@@ -32,7 +32,10 @@ def test_int8_masks_match_float32_on_a_held_out_frame(tmp_path, monkeypatch):
     reference.inference_size = quantised.inference_size = SIZE  # calibration frames at the test's size
     with_precision(quantised, "int8")
     assert isinstance(quantised.model.backbone, Int8Backbone)
-    assert [p.name for p in (tmp_path / "int8").iterdir()] == [f"{reference.digest}-352x192.onnx"]
+    calibration = calibration_images(SIZE)
+    assert len(calibration) == 8 and {tuple(image.shape) for image in calibration} == {(1, 3, 192, 352)}
+    expected = f"{reference.digest}-352x192-{calibration_digest(calibration)}.onnx"
+    assert [p.name for p in (tmp_path / "int8").iterdir()] == [expected]
 
     shot = generate_shot(HELD_OUT_SEED_BASE + 77, 1, 192, 342, 3, shutter=0.0, blur_samples=1)
     image = linear_to_network_rgb(shot.frames[0])

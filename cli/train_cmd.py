@@ -107,12 +107,15 @@ def train() -> None:
                    "same shot, stacked) at this weight; images then come in pairs of frames.")
 @click.option("--clip-gap", type=click.IntRange(min=1), default=8, show_default=True,
               help="Most frames between the two frames of a --clip-weight pair.")
+@click.option("--leave-fraction", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
+              help="With --clip-weight: this fraction of the frame pairs shows an instance in the keyframe and wholly "
+                   "outside the other frame (it left the shot), so the tracker learns to claim nothing there.")
 @click.option("--aspect", "aspects", type=click.FloatRange(min=1.0), multiple=True,
               help="Frame width-to-height ratio, short side --size; repeat it to take them in turn, one per step "
                    "(e.g. --aspect 1 --aspect 1.78 --aspect 1.78). Default: square frames only.")
 def synthetic(out_dir, steps, batch_size, learning_rate, checkpoint_every, log_every, device, seed, threads, half,
               resume, quiet, size, preset, init_path, overfit_batch, data_style, union_weight, clip_weight,
-              clip_gap, aspects) -> None:
+              clip_gap, leave_fraction, aspects) -> None:
     """Train a network from scratch (or on from --init) on freshly generated synthetic shots."""
     if data_style != "procedural":
         try:
@@ -130,14 +133,16 @@ def synthetic(out_dir, steps, batch_size, learning_rate, checkpoint_every, log_e
         table = random_class_table(len(names), network.text_dim, seed)
     offset = synthetic_seed_offset(seed, continued=init_path is not None)
     source = SyntheticImageSource(config.batch_size, size, seed_offset=offset, style=data_style,
-                                  clip_gap=clip_gap if clip_weight > 0 else 0, aspects=tuple(aspects) or (1.0,))
+                                  clip_gap=clip_gap if clip_weight > 0 else 0, aspects=tuple(aspects) or (1.0,),
+                                  leave_fraction=leave_fraction if clip_weight > 0 else 0.0)
     if overfit_batch:
         source = RepeatedBatch(source)
     _run(model, table, names, source, config, out_dir, InferenceSize(size, 4 * size), threads, half, resume, quiet,
          {"source": "synthetic", "image_size": size, "preset": preset,
           **({"init": str(init_path)} if init_path else {}), **({"overfit_batch": True} if overfit_batch else {}),
           **({"data": data_style} if data_style != "procedural" else {}),
-          **({"clip_gap": clip_gap} if clip_weight > 0 else {}), **({"aspects": list(aspects)} if aspects else {})})
+          **({"clip_gap": clip_gap} if clip_weight > 0 else {}), **({"aspects": list(aspects)} if aspects else {}),
+          **({"leave_fraction": leave_fraction} if clip_weight > 0 and leave_fraction else {})})
 
 
 def _initial_weights(path: Path) -> tuple[RMPSAM, torch.Tensor]:

@@ -97,7 +97,14 @@ class SyntheticImageSource:
 
     `aspects` are the frames' width-to-height ratios, one per step in turn (short side
     `image_size`): plates are wide, and a network trained on square frames alone segments 16:9
-    frames far worse than square ones (MODEL_CARD.md)."""
+    frames far worse than square ones (MODEL_CARD.md).
+
+    `leave_fraction` of the pairs (chosen by seed) come from shots where one instance leaves the
+    frame and comes back (`generate_shot(leave_and_return=True)`, 2 * gap + 1 frames): the keyframe
+    is an end of the shot, with the instance in frame, and the other frame the middle, with the
+    instance wholly outside it. Why: a tracker decoding a keyframe's queries on a frame that no
+    longer holds the instance must claim nothing there, and plain pairs never show that (the
+    demo's `rectangle_2` kept a claim at the edge where it left)."""
 
     batch_size: int
     image_size: int = 192
@@ -107,12 +114,15 @@ class SyntheticImageSource:
     style: str = "procedural"
     clip_gap: int = 0
     aspects: tuple[float, ...] = (1.0,)
+    leave_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         if self.style not in DATA_STYLES:
             raise ValueError(f"unknown synthetic data style {self.style!r}; known: {', '.join(DATA_STYLES)}")
         if self.clip_gap < 0:
             raise ValueError(f"clip_gap must be 0 (single frames) or more, got {self.clip_gap}")
+        if not 0.0 <= self.leave_fraction <= 1.0:
+            raise ValueError(f"leave_fraction must be within 0..1, got {self.leave_fraction}")
         if not self.aspects or min(self.aspects) < 1.0:
             raise ValueError(f"aspects must be width-to-height ratios of 1 or more, got {self.aspects}")
 
@@ -128,7 +138,7 @@ class SyntheticImageSource:
         width = round(self.image_size * self.aspects[step % len(self.aspects)])
         images, mattes, classes, pairs = [], [], [], []
         for index in range(pair_count):
-            shot = self._shot(first_seed + index, self._pair_frames(first_seed + index), width)
+            shot = self._pair_shot(first_seed + index, width)
             pairs.append((len(images), len(images) + 1))
             for frame in range(2):
                 images.append(linear_to_network_rgb(shot.frames[frame]))
@@ -143,16 +153,31 @@ class SyntheticImageSource:
         batch.pairs = tuple(pairs)
         return batch
 
-    def _pair_frames(self, seed: int) -> tuple[int, int]:
-        """(keyframe, later frame) indices of a pair's shot, a function of its seed only."""
+    def pair_leaves(self, seed: int) -> bool:
+        """Whether the pair drawn from `seed` comes from a shot one instance leaves."""
+        return bool(np.random.default_rng((seed, 2)).random() < self.leave_fraction)
+
+    def pair_frames(self, seed: int) -> tuple[tuple[int, int], int]:
+        """(keyframe, other frame) indices of a pair's shot and the shot's length, a function of its
+        seed only. A leaving pair's other frame is the middle of its shot, where the instance is out,
+        at least 2 frames from its keyframe: leaving in one frame blurs it to a smear under half
+        coverage even in the keyframe."""
         rng = np.random.default_rng((seed, 1))
         gap = int(rng.integers(1, self.clip_gap + 1))
-        return (gap, 0) if rng.random() < 0.5 else (0, gap)
+        reverse = rng.random() < 0.5
+        if self.pair_leaves(seed):
+            gap = max(gap, 2)
+            return ((2 * gap, gap) if reverse else (0, gap)), 2 * gap + 1
+        return ((gap, 0) if reverse else (0, gap)), gap + 1
 
-    def _shot(self, seed: int, frames: tuple[int, ...], width: int):
+    def _pair_shot(self, seed: int, width: int):
+        frames, length = self.pair_frames(seed)
+        return self._shot(seed, frames, width, length, leave_and_return=self.pair_leaves(seed))
+
+    def _shot(self, seed: int, frames: tuple[int, ...], width: int, length: int | None = None, **options):
         num_objects = self.min_objects + seed % (self.max_objects - self.min_objects + 1)
-        return generate_shot(seed, max(frames) + 1, self.image_size, width, num_objects,
-                             style=self.shot_style(seed), render_only=frames)
+        return generate_shot(seed, length or max(frames) + 1, self.image_size, width, num_objects,
+                             style=self.shot_style(seed), render_only=frames, **options)
 
 
 class RepeatedBatch:

@@ -19,7 +19,7 @@ from rmpsam_model.training.objectives import decode_prompt_batch, training_losse
 from rmpsam_model.training.prompt_sampling import BOX_LABEL, CLICK_LABEL, sample_prompts
 from rmpsam_model.training.trainer import step_generator
 from rmpsam_plugin.synthetic import generate_shot
-from rmpsam_plugin.training_data import RepeatedBatch, SyntheticImageSource, random_class_table
+from rmpsam_plugin.training_data import TRAIN_SEED_BASE, RepeatedBatch, SyntheticImageSource, random_class_table
 
 TINY = RMPSAMConfig(backbone_width=8, blocks_per_stage=(1, 1, 1, 1), aggregation_width=16, decoder_width=64,
                     num_queries=10, num_heads=4, ffn_width=128, text_dim=32, num_classes=6)
@@ -68,11 +68,28 @@ def test_paired_frames_come_from_one_shot_a_few_frames_apart():
         assert torch.equal(batch.classes[first], batch.classes[second])
         assert batch.mattes[first].shape == batch.mattes[second].shape
         assert not torch.equal(batch.images[first], batch.images[second])
-    gaps = [abs(a - b) for seed in range(200) for a, b in [source._pair_frames(seed)]]
+    gaps = [abs(a - b) for seed in range(200) for a, b in [source.pair_frames(seed)[0]]]
     assert set(gaps) == {1, 2, 3, 4}
-    orders = [source._pair_frames(seed)[0] > 0 for seed in range(200)]
+    orders = [source.pair_frames(seed)[0][0] > 0 for seed in range(200)]
     assert 60 < sum(orders) < 140  # the later frame is the keyframe in about half the pairs
     assert SyntheticImageSource(batch_size=4, image_size=64)(3).pairs == ()
+
+
+def test_leaving_pairs_show_an_instance_in_the_keyframe_and_wholly_outside_the_other_frame():
+    source = SyntheticImageSource(batch_size=8, image_size=64, clip_gap=4, leave_fraction=1.0, aspects=(1.78,))
+    batch = source(0)
+    assert len(batch.pairs) == 4
+    for first, second in batch.pairs:
+        present = (batch.mattes[first] > 0.5).flatten(1).sum(dim=1)
+        absent = (batch.mattes[second] > 0).flatten(1).sum(dim=1) == 0
+        assert absent.sum() == 1 and present[absent] > 0, (present, absent)  # the leaving instance, it alone
+    frames, length = source.pair_frames(TRAIN_SEED_BASE)
+    assert length == 2 * frames[1] + 1 and frames[0] in (0, length - 1)  # an end, then the middle
+    mixed = SyntheticImageSource(batch_size=2, image_size=64, clip_gap=4, leave_fraction=0.25)
+    assert 30 < sum(mixed.pair_leaves(seed) for seed in range(200)) < 70
+    plain = SyntheticImageSource(batch_size=2, image_size=64, clip_gap=4)
+    staying = [seed for seed in range(200) if not mixed.pair_leaves(seed)]
+    assert [mixed.pair_frames(seed) for seed in staying] == [plain.pair_frames(seed) for seed in staying]
 
 
 def test_frames_take_the_aspects_in_turn():

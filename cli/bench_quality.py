@@ -53,7 +53,8 @@ def _compare_precision(weights: Path | None, frames: int, aspect: float, as_json
     if as_json:
         click.echo(json.dumps({"weights": str(reference.path), "frames": frames, "masks": result.masks,
                                "mask_iou_int8_vs_float32": result.mask_iou,
-                               "found_masks": result.found_masks, "found_mask_iou_int8_vs_float32": result.found_mask_iou if result.found_masks else None,
+                               "found_masks": result.found_masks,
+                               "found_mask_iou_int8_vs_float32": result.found_mask_iou if result.found_masks else None,
                                **{p: {"box_iou": q.box_iou, "click_iou": q.click_iou, "instances": q.instances}
                                   for p, q in (("float32", result.reference), ("int8", result.other))}}))
         return

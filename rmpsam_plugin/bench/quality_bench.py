@@ -28,8 +28,9 @@ from rmpsam_plugin.synthetic.prompts_from_truth import box_from_matte, clicks_fr
 QUALITY_SEED_OFFSET = 50_000
 """Quality frames use seeds HELD_OUT_SEED_BASE + this + i, apart from the propagation shots'."""
 MIN_AREA_FRACTION = 0.002
-FOUND_IOU = 0.5  # a prompt mask at least this close to the truth has found its instance
 """Instances covering less of the frame than this are not prompted (too small to click)."""
+FOUND_IOU = 0.5
+"""A prompt mask at least this close (IoU) to the truth has found its instance."""
 
 
 @dataclass(frozen=True)

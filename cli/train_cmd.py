@@ -113,9 +113,13 @@ def train() -> None:
 @click.option("--aspect", "aspects", type=click.FloatRange(min=1.0), multiple=True,
               help="Frame width-to-height ratio, short side --size; repeat it to take them in turn, one per step "
                    "(e.g. --aspect 1 --aspect 1.78 --aspect 1.78). Default: square frames only.")
+@click.option("--scale", "scales", type=click.FloatRange(min=0.25, max=4.0), multiple=True,
+              help="Multiply the short side by this; repeat it to take them in turn, one per step, independently of "
+                   "--aspect (e.g. --scale 1 --scale 1.33). The weights keep --size as their inference size. "
+                   "Default: --size only.")
 def synthetic(out_dir, steps, batch_size, learning_rate, checkpoint_every, log_every, device, seed, threads, half,
               resume, quiet, size, preset, init_path, overfit_batch, data_style, union_weight, clip_weight,
-              clip_gap, leave_fraction, aspects) -> None:
+              clip_gap, leave_fraction, aspects, scales) -> None:
     """Train a network from scratch (or on from --init) on freshly generated synthetic shots."""
     if data_style != "procedural":
         try:
@@ -134,7 +138,7 @@ def synthetic(out_dir, steps, batch_size, learning_rate, checkpoint_every, log_e
     offset = synthetic_seed_offset(seed, continued=init_path is not None)
     source = SyntheticImageSource(config.batch_size, size, seed_offset=offset, style=data_style,
                                   clip_gap=clip_gap if clip_weight > 0 else 0, aspects=tuple(aspects) or (1.0,),
-                                  leave_fraction=leave_fraction if clip_weight > 0 else 0.0)
+                                  leave_fraction=leave_fraction if clip_weight > 0 else 0.0, scales=tuple(scales) or (1.0,))
     if overfit_batch:
         source = RepeatedBatch(source)
     _run(model, table, names, source, config, out_dir, InferenceSize(size, 4 * size), threads, half, resume, quiet,
@@ -142,7 +146,8 @@ def synthetic(out_dir, steps, batch_size, learning_rate, checkpoint_every, log_e
           **({"init": str(init_path)} if init_path else {}), **({"overfit_batch": True} if overfit_batch else {}),
           **({"data": data_style} if data_style != "procedural" else {}),
           **({"clip_gap": clip_gap} if clip_weight > 0 else {}), **({"aspects": list(aspects)} if aspects else {}),
-          **({"leave_fraction": leave_fraction} if clip_weight > 0 and leave_fraction else {})})
+          **({"leave_fraction": leave_fraction} if clip_weight > 0 and leave_fraction else {}),
+          **({"scales": list(scales)} if scales else {})})
 
 
 def _initial_weights(path: Path) -> tuple[RMPSAM, torch.Tensor]:

@@ -99,6 +99,12 @@ class SyntheticImageSource:
     `image_size`): plates are wide, and a network trained on square frames alone segments 16:9
     frames far worse than square ones (MODEL_CARD.md).
 
+    `scales` multiply the short side, one per step in turn (independently of `aspects`): a
+    network trained at one short side only finds objects at that size. The shipped weights,
+    trained at 192, place a box's mask far from the box when run at 256 or 288 (MODEL_CARD.md,
+    "One size only"), because nothing made them learn position from anything but the distance to
+    the image's borders at that one size.
+
     `leave_fraction` of the pairs (chosen by seed) come from shots where one instance leaves the
     frame and comes back (`generate_shot(leave_and_return=True)`, 2 * gap + 1 frames): the keyframe
     is an end of the shot, with the instance in frame, and the other frame the middle, with the
@@ -115,6 +121,7 @@ class SyntheticImageSource:
     clip_gap: int = 0
     aspects: tuple[float, ...] = (1.0,)
     leave_fraction: float = 0.0
+    scales: tuple[float, ...] = (1.0,)
 
     def __post_init__(self) -> None:
         if self.style not in DATA_STYLES:
@@ -125,6 +132,12 @@ class SyntheticImageSource:
             raise ValueError(f"leave_fraction must be within 0..1, got {self.leave_fraction}")
         if not self.aspects or min(self.aspects) < 1.0:
             raise ValueError(f"aspects must be width-to-height ratios of 1 or more, got {self.aspects}")
+        if not self.scales or min(self.scales) <= 0.0:
+            raise ValueError(f"scales must be positive multiples of the image size, got {self.scales}")
+
+    def short_side(self, step: int) -> int:
+        """The frames' short side at `step`: `image_size` times that step's scale."""
+        return round(self.image_size * self.scales[step % len(self.scales)])
 
     def shot_style(self, seed: int) -> str:
         """The `generate_shot` style of the shot drawn from `seed`."""
@@ -135,21 +148,22 @@ class SyntheticImageSource:
     def __call__(self, step: int) -> TrainingBatch:
         first_seed = TRAIN_SEED_BASE + self.seed_offset + step * self.batch_size
         pair_count = self.batch_size // 2 if self.clip_gap else 0
-        width = round(self.image_size * self.aspects[step % len(self.aspects)])
+        height = self.short_side(step)
+        width = round(height * self.aspects[step % len(self.aspects)])
         images, mattes, classes, pairs = [], [], [], []
         for index in range(pair_count):
-            shot = self._pair_shot(first_seed + index, width)
+            shot = self._pair_shot(first_seed + index, height, width)
             pairs.append((len(images), len(images) + 1))
             for frame in range(2):
                 images.append(linear_to_network_rgb(shot.frames[frame]))
                 mattes.append(shot.mattes[frame])
                 classes.append(shot.class_ids)
         for index in range(2 * pair_count, self.batch_size):
-            shot = self._shot(first_seed + index, (0,), width)
+            shot = self._shot(first_seed + index, (0,), height, width)
             images.append(linear_to_network_rgb(shot.frames[0]))
             mattes.append(shot.mattes[0])
             classes.append(shot.class_ids)
-        batch = _to_batch(images, mattes, classes, InferenceSize(self.image_size, 4 * self.image_size))
+        batch = _to_batch(images, mattes, classes, InferenceSize(height, 4 * height))
         batch.pairs = tuple(pairs)
         return batch
 
@@ -170,13 +184,14 @@ class SyntheticImageSource:
             return ((2 * gap, gap) if reverse else (0, gap)), 2 * gap + 1
         return ((gap, 0) if reverse else (0, gap)), gap + 1
 
-    def _pair_shot(self, seed: int, width: int):
+    def _pair_shot(self, seed: int, height: int, width: int):
         frames, length = self.pair_frames(seed)
-        return self._shot(seed, frames, width, length, leave_and_return=self.pair_leaves(seed))
+        return self._shot(seed, frames, height, width, length, leave_and_return=self.pair_leaves(seed))
 
-    def _shot(self, seed: int, frames: tuple[int, ...], width: int, length: int | None = None, **options):
+    def _shot(self, seed: int, frames: tuple[int, ...], height: int, width: int, length: int | None = None,
+              **options):
         num_objects = self.min_objects + seed % (self.max_objects - self.min_objects + 1)
-        return generate_shot(seed, length or max(frames) + 1, self.image_size, width, num_objects,
+        return generate_shot(seed, length or max(frames) + 1, height, width, num_objects,
                              style=self.shot_style(seed), render_only=frames, **options)
 
 

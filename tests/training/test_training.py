@@ -94,13 +94,14 @@ def test_a_synthetic_run_continues_from_earlier_weights(tmp_path):
     # The job-shaped terms and wide frames, through the CLI (two images a step: one pair of frames).
     second = subprocess.run([str(EXECUTABLE), "train", "synthetic", "--out", str(tmp_path / "b"), "--init", str(start),
                              *common, "--batch-size", "2", "--union-weight", "1", "--clip-weight", "1", "--clip-gap", "3",
-                             "--leave-fraction", "0.5", "--aspect", "1.5"], capture_output=True, text=True, timeout=600)
+                             "--leave-fraction", "0.5", "--aspect", "1.5", "--scale", "1", "--scale", "1.5"],
+                            capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr
     before, _ = load_weights_file(start)
     after, _ = load_weights_file(tmp_path / "b" / "weights.safetensors")
     settings = json.loads((tmp_path / "b" / "training.json").read_text())
     assert settings["init"] == str(start) and settings["clip_gap"] == 3 and settings["aspects"] == [1.5]
-    assert settings["leave_fraction"] == 0.5
+    assert settings["leave_fraction"] == 0.5 and settings["scales"] == [1.0, 1.5]
     log = _read_log(tmp_path / "b")
     assert {"union_iou", "clip_iou", "clip_union_dice"} <= set(log[-1])
     differences = [not torch.equal(a, b) for a, b in zip(before.state_dict().values(), after.state_dict().values())]

@@ -100,10 +100,10 @@ class SyntheticImageSource:
     frames far worse than square ones (MODEL_CARD.md).
 
     `scales` multiply the short side, one per step in turn (independently of `aspects`): a
-    network trained at one short side only finds objects at that size. The shipped weights,
-    trained at 192, place a box's mask far from the box when run at 256 or 288 (MODEL_CARD.md,
-    "One size only"), because nothing made them learn position from anything but the distance to
-    the image's borders at that one size.
+    network trained at one short side only finds objects at that size. Weights trained at 192
+    alone placed a box's mask far from the box when run at 256 or 288 (MODEL_CARD.md, "One size
+    only"), because nothing made them learn position from anything but the distance to the
+    image's borders at that one size.
 
     `leave_fraction` of the pairs (chosen by seed) come from shots where one instance leaves the
     frame and comes back (`generate_shot(leave_and_return=True)`, 2 * gap + 1 frames): the keyframe

@@ -58,12 +58,12 @@ def test_several_positive_prompts_select_their_union(scene):
 
 def test_a_negative_click_removes_what_it_selects(scene):
     predictor, truths = scene
-    overlap = lambda state: (_matte(predictor, state) & other).sum()  # noqa: E731
+    overlap = lambda state, other: (_matte(predictor, state) & other).sum()  # noqa: E731
     # A box around two objects whose decode spills onto the second: the case a negative click is for.
     for target, other in ((a, b) for a in truths for b in truths if a is not b):
         box = box_from_matte((target | other).astype(np.float32))
         without = decode_keyframe(predictor, FRAME, _prompts(boxes=[box]))
-        if overlap(without) > 0:
+        if overlap(without, other) > 0:
             break
     else:
         pytest.fail("no box around two objects of the test frame claims any of the second")
@@ -73,7 +73,7 @@ def test_a_negative_click_removes_what_it_selects(scene):
     assert bool(negative_claims.any())
     assert not bool((with_negative.logits[negative_claims] > 0).any())  # all background now
     assert torch.all(with_negative.logits <= without.logits + 1e-3)  # batch shapes change float rounding
-    assert overlap(with_negative) < overlap(without)
+    assert overlap(with_negative, other) < overlap(without, other)
 
 
 def test_a_mask_prompt_is_taken_as_given(scene):

@@ -106,12 +106,13 @@ def test_frames_take_the_aspects_in_turn():
 
 def test_frames_take_the_scales_in_turn_beside_the_aspects():
     source = SyntheticImageSource(batch_size=2, image_size=64, aspects=(1.0, 1.5, 1.5), scales=(1.0, 1.5))
-    shapes = [(source(step).images.shape[-2:], source(step).image_hw) for step in range(6)]
+    batches = [source(step) for step in range(6)]
+    shapes = [(batch.images.shape[-2:], batch.image_hw) for batch in batches]
     # Step s takes aspect s % 3 and scale s % 2, so six steps meet every pairing once.
     assert [hw for _, hw in shapes] == [(64, 64), (96, 144), (64, 96), (96, 96), (64, 96), (96, 144)]
     assert [tuple(padded) for padded, _ in shapes] == [(64, 64), (96, 160), (64, 96), (96, 96), (64, 96), (96, 160)]
     plain = SyntheticImageSource(batch_size=2, image_size=64, aspects=(1.0, 1.5, 1.5))
-    assert torch.equal(source(2).images, plain(2).images)  # a scale of 1 draws what no --scale draws
+    assert torch.equal(batches[2].images, plain(2).images)  # a scale of 1 draws what no --scale draws
     with pytest.raises(ValueError, match="scales"):
         SyntheticImageSource(batch_size=2, scales=(0.0,))
 

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from rmpsam_model.bfloat16 import BFLOAT16_FLAGS, bfloat16_units
 from rmpsam_model.config import RMPSAMConfig
 from rmpsam_plugin.bench.network_bench import run_network_benchmark
 from rmpsam_plugin.bench.table import format_table
@@ -21,7 +22,11 @@ _CONFIGS = {"released": RMPSAMConfig.released, "parity-tiny": RMPSAMConfig.parit
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--int8/--no-int8", default=True, show_default=True,
               help="Also time the int8 backbone (ONNX Runtime, `--precision int8`) on the same frame.")
-def network(size: str, config_name: str, repeats: int, threads: int | None, as_json: bool, int8: bool) -> None:
+@click.option("--bf16/--no-bf16", "bfloat16", default=True, show_default=True,
+              help="Also time the neck and decoder with bfloat16 products (`--precision int8-bf16`), on CPUs with "
+                   "bfloat16 units; elsewhere a line says why not.")
+def network(size: str, config_name: str, repeats: int, threads: int | None, as_json: bool, int8: bool,
+            bfloat16: bool) -> None:
     """Time backbone, neck, decoder and a cached-feature click with random weights.
 
     The baseline is the float32 floor: the network's FLOPs over this machine's dense matmul rate,
@@ -32,7 +37,9 @@ def network(size: str, config_name: str, repeats: int, threads: int | None, as_j
         width, height = (int(v) for v in size.lower().split("x"))
     except ValueError:
         raise click.BadParameter(f"expected WIDTHxHEIGHT, got {size!r}", param_hint="--size")
-    result = run_network_benchmark(_CONFIGS[config_name](), height, width, repeats, threads, int8)
+    units = bfloat16_units()
+    result = run_network_benchmark(_CONFIGS[config_name](), height, width, repeats, threads, int8,
+                                   bfloat16 and units is not None)
     if as_json:
         click.echo(
             json.dumps(
@@ -50,6 +57,10 @@ def network(size: str, config_name: str, repeats: int, threads: int | None, as_j
                     "click_seconds": result.click_seconds,
                     "int8_backbone_seconds": result.int8_backbone_seconds,
                     "int8_frame_seconds": result.int8_frame_seconds if int8 else None,
+                    "bfloat16_units": units,
+                    "bfloat16_parts": {p.name: {"seconds": p.seconds, "gflop": p.gflop}
+                                       for p in result.bfloat16_parts or []},
+                    "int8_bfloat16_frame_seconds": result.int8_bfloat16_frame_seconds,
                 }
             )
         )
@@ -62,3 +73,8 @@ def network(size: str, config_name: str, repeats: int, threads: int | None, as_j
     headers = ["part", "GFLOP", "floor ms", "eager ms", "fused ms", "fused/floor"]
     click.echo(format_table(headers, result.rows()))
     click.echo(f"\none click on cached features (predictor, mask at {width}x{height}): {result.click_seconds * 1e3:.1f} ms")
+    if bfloat16 and units is None:
+        click.echo(f"bf16 products not timed: this CPU has no bfloat16 units ({' or '.join(BFLOAT16_FLAGS)}), so "
+                   f"`--precision int8-bf16` is refused here")
+    elif result.bfloat16_parts:
+        click.echo(f"bf16 products on {units}")

@@ -43,7 +43,7 @@ from rmpsam_plugin.job.precision import check_precision
 @click.option("--workers", default="1,2", show_default=True,
               help="With --network none: comma-separated counts of threads reading and finishing frames.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="float32", show_default=True,
-              help="The network's arithmetic for both timings (int8: the `int8` extra, CPU only); the floor stays "
+              help="The network's arithmetic for both timings (int8, int8-bf16: the `int8` extra, CPU only); the floor stays "
                    "float32's.")
 def pipeline(frames: int, size: str, weights: Path | None, threads: int | None, repeats: int, keyframes: int,
              compare_schedules: bool, breakdown: bool, network: str, workers: str, precision: str) -> None:
@@ -62,8 +62,8 @@ def pipeline(frames: int, size: str, weights: Path | None, threads: int | None, 
                                     counts, breakdown)
         _print_cpu_side(cpu_side, width, height, keyframes, repeats)
         return
-    if precision == "int8":
-        check_precision(precision)  # a missing extra is a one-line error before minutes of work
+    if precision != "float32":
+        check_precision(precision)  # a missing extra or bfloat16 unit is a one-line error before minutes of work
     timing = measure_pipeline(load_model(weights) if weights else None, frames, width, height, threads, repeats,
                               keyframes, compare_schedules, breakdown, precision)
     floor = timing.floor

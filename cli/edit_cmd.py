@@ -30,7 +30,7 @@ INSTALL_HINT = ('rmpsam-matte edit needs PyQt5, which is not installed. Install 
 @click.option("--size", type=click.IntRange(min=32), help="Long side of the network image, as `run --size`.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default=DEFAULT_PRECISION, show_default=True,
-              help="The backbone's arithmetic, as `run --precision` (int8: CPU only, the int8 extra); the preview "
+              help="The network's arithmetic, as `run --precision` (int8, int8-bf16: CPU only, the int8 extra); the preview "
                    "and the editor's shot run both use it.")
 def edit(plate, prompts_path, layer, colour_space, weights, size, device, precision) -> None:
     """Open PLATE (a sequence pattern, as `run` takes it) in the prompt editor."""

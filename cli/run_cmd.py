@@ -67,8 +67,10 @@ from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER, TRACKERS
               help="Where instances claim one pixel: keep each matte as the network gave it, or share the pixel "
                    "by the network's evidence so mattes sum to at most 1 (README: Overlaps).")
 @click.option("--precision", type=click.Choice(PRECISIONS), default=DEFAULT_PRECISION, show_default=True,
-              help="The backbone's arithmetic: int8 runs it quantised through ONNX Runtime on the CPU (the int8 "
-                   "extra; not with --device cuda). Recorded in every frame: a rerun with the other rewrites them.")
+              help="The network's arithmetic: int8 runs the backbone quantised through ONNX Runtime on the CPU (the "
+                   "int8 extra; not with --device cuda); int8-bf16 also runs the neck's and decoder's largest products "
+                   "in bfloat16 (CPUs with AVX-512 BF16 or AMX only). Recorded in every frame: a rerun with another "
+                   "rewrites them.")
 @click.option("--dry-run", is_flag=True, help="Check everything and print the plan; compute nothing.")
 @click.option("--progress", type=click.Choice(["bar", "json", "none"]), default="bar", show_default=True,
               help="A bar for people, JSON lines on stdout for machines.")

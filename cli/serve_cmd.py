@@ -89,7 +89,8 @@ from rmpsam_plugin.server.sessions import PreviewSession
               help="torch intra-op threads, at most the cores (default: torch's choice).")
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default=DEFAULT_PRECISION, show_default=True,
-              help="The backbone's arithmetic, as `run --precision` (int8: CPU only, the int8 extra); jobs inherit it.")
+              help="The network's arithmetic, as `run --precision` (int8, int8-bf16: CPU only, the int8 extra); jobs "
+                   "inherit it.")
 def serve(plate_pattern: str, weights: Path | None, host: str, port: int, idle_timeout_s: float,
           token_file: Path | None, output_root: Path | None, max_jobs: int, max_prompts: int,
           request_timeout_s: float, job_memory_gib: float | None, size: int | None, layer: str,

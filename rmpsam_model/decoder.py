@@ -75,6 +75,9 @@ class PanopticHead(nn.Module):
         self.prompt_iou = nn.Linear(width, 1)
         # (classes + 1, prototypes, D), the last row all zeros ("no object"); not in the state dict.
         self.register_buffer("class_table", None, persistent=False)
+        # The type of the mask products over every pixel; None: the features' own. bfloat16 on CPUs
+        # with bfloat16 units (`rmpsam_model.bfloat16.use_bfloat16_products`).
+        self.product_dtype: torch.dtype | None = None
 
     # ---- class scores ------------------------------------------------------------------------
     def set_class_embedding(self, table: torch.Tensor) -> None:
@@ -103,6 +106,10 @@ class PanopticHead(nn.Module):
         return content + self.pos_linear(box_sine_encoding(boxes_xyxy.to(content.dtype), img_shape))
 
     # ---- decoding ----------------------------------------------------------------------------
+    def product_features(self, features: torch.Tensor) -> torch.Tensor:
+        """`features` in the type of the mask products (the same tensor when it already is)."""
+        return features if self.product_dtype is None else features.to(self.product_dtype)
+
     def run_stages(
         self,
         features: torch.Tensor,
@@ -112,6 +119,7 @@ class PanopticHead(nn.Module):
     ) -> DecodeOutput:
         """The decoder stages from `kernels` (B, N, C); the first pooling uses `masks` (B, N, H, W)
         logits, by default the kernels' own masks `kernels . F`."""
+        features = self.product_features(features)
         if masks is None:
             masks = masks_from_kernels(kernels, features)
         output = DecodeOutput()
@@ -127,6 +135,7 @@ class PanopticHead(nn.Module):
 
     def adapt_objects(self, features: torch.Tensor, output: DecodeOutput) -> DecodeOutput:
         """Object adapter: one more kernel update from the last masks; masks straight from its kernels."""
+        features = self.product_features(features)
         kernels = self.panoptic_attn(pool_under_masks(output.masks, features), output.kernels)
         output.stage_masks.append(masks_from_kernels(kernels, features))
         output.stage_cls.append(self.class_logits(self.panoptic_cls(kernels)))
@@ -146,7 +155,7 @@ class PanopticHead(nn.Module):
         `pixel_keys`: `prompt_pixel_keys(features)`, if already computed; for height-stacked
         frames, each frame's in stacking order (`ResidualCrossAttention.forward`)."""
         kernels = self.prompt_norm(self.prompt_attn(output.kernels, projected=pixel_keys or self.prompt_pixel_keys(features)))
-        output.stage_masks.append(masks_from_kernels(kernels, features))
+        output.stage_masks.append(masks_from_kernels(kernels, self.product_features(features)))
         output.stage_cls.append(output.cls)
         output.stage_iou.append(self.prompt_iou(kernels))
         output.kernels = kernels

@@ -72,8 +72,10 @@ def modulated_deform_conv2d(
     taps = kernel_h * kernel_w
     out_h, out_w = offset.shape[-2:]
     # (K*O, C): row t*O + o holds weight[o, :, tap t]; the product gives each tap's map of every pixel.
+    # It runs in the weight's type (bfloat16 weights: `rmpsam_model.bfloat16`), the sampling in x's.
     tap_weights = weight.permute(2, 3, 0, 1).reshape(taps * out_channels, channels)
-    per_tap = torch.matmul(tap_weights, x.flatten(2)).view(batch * taps, out_channels, height, width)
+    per_tap = torch.matmul(tap_weights, x.flatten(2).to(weight.dtype)).to(x.dtype)
+    per_tap = per_tap.view(batch * taps, out_channels, height, width)
     grid = deformable_sampling_grid(offset, (height, width), (kernel_h, kernel_w), stride, padding, dilation)
     samples = F.grid_sample(
         per_tap, grid.view(batch * taps, out_h, out_w, 2), mode="bilinear", padding_mode="zeros", align_corners=False

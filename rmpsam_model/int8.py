@@ -30,7 +30,8 @@ import numpy as np
 import torch
 from torch import nn
 
-PRECISIONS = ("float32", "int8")
+# int8-bf16: the int8 backbone, and bfloat16 products in the neck and decoder (`rmpsam_model.bfloat16`).
+PRECISIONS = ("float32", "int8", "int8-bf16")
 CACHE_ENVIRONMENT = "RMPSAM_INT8_CACHE"
 _STAGES = ("c2", "c3", "c4", "c5")
 

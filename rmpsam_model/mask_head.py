@@ -26,9 +26,13 @@ class StageOutput:
 
 
 def masks_from_kernels(kernels: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-    """Mask logits: every kernel dotted with every pixel's feature, (B, N, C) x (B, C, H, W) -> (B, N, H, W)."""
+    """Mask logits: every kernel dotted with every pixel's feature, (B, N, C) x (B, C, H, W) -> (B, N, H, W).
+
+    The product runs in the features' type (bfloat16 features: `rmpsam_model.bfloat16`); the
+    logits come back in the kernels' type."""
     batch, channels, height, width = features.shape
-    return torch.bmm(kernels, features.reshape(batch, channels, height * width)).view(batch, -1, height, width)
+    logits = torch.bmm(kernels.to(features.dtype), features.reshape(batch, channels, height * width))
+    return logits.to(kernels.dtype).view(batch, -1, height, width)
 
 
 def pool_under_masks(masks: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
@@ -36,10 +40,11 @@ def pool_under_masks(masks: torch.Tensor, features: torch.Tensor) -> torch.Tenso
 
     The released code thresholds `sigmoid(logit) > 0.5`, which is `logit > 0`; comparing the logit
     directly saves a pass over the masks (the two can only disagree for |logit| < 1e-7, where float
-    rounding of the logit itself already decides)."""
+    rounding of the logit itself already decides). The sums run in the features' type and come
+    back in the masks' type, as `masks_from_kernels`."""
     batch, channels, height, width = features.shape
     hard = (masks > 0).to(features.dtype).view(batch, -1, height * width)
-    return torch.bmm(hard, features.reshape(batch, channels, height * width).transpose(1, 2))
+    return torch.bmm(hard, features.reshape(batch, channels, height * width).transpose(1, 2)).to(masks.dtype)
 
 
 class FeedForward(nn.Module):

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from rmpsam_model.bfloat16 import use_bfloat16_products
 from rmpsam_model.config import RMPSAMConfig
 from rmpsam_model.int8 import use_int8_backbone
 from rmpsam_model.network import RMPSAM
@@ -108,6 +109,8 @@ class NetworkBenchmark:
     fused: list[PartTiming]
     click_seconds: float
     int8_backbone_seconds: float | None = None  # the same frame through the int8 backbone (`rmpsam_model.int8`)
+    # The neck and decoder with bfloat16 products (`rmpsam_model.bfloat16`), timed only on CPUs with bfloat16 units.
+    bfloat16_parts: list[PartTiming] | None = None
 
     @property
     def total_gflop(self) -> float:
@@ -150,7 +153,22 @@ class NetworkBenchmark:
                          f"{self.int8_backbone_seconds / (backbone.gflop / self.matmul_gflops):.2f}x"])
             rows.append(["whole frame, int8 backbone", f"{self.total_gflop:.1f}", f"{self.floor_seconds * 1e3:.0f}", "",
                          f"{self.int8_frame_seconds * 1e3:.0f}", f"{self.int8_frame_seconds / self.floor_seconds:.2f}x"])
+        for part in self.bfloat16_parts or []:
+            floor = part.gflop / self.matmul_gflops
+            rows.append([f"{part.name}, bf16 products", f"{part.gflop:.1f}", f"{floor * 1e3:.0f}", "",
+                         f"{part.seconds * 1e3:.0f}", f"{part.seconds / floor:.2f}x"])
+        if self.int8_bfloat16_frame_seconds is not None:
+            rows.append(["whole frame, int8-bf16", f"{self.total_gflop:.1f}", f"{self.floor_seconds * 1e3:.0f}", "",
+                         f"{self.int8_bfloat16_frame_seconds * 1e3:.0f}",
+                         f"{self.int8_bfloat16_frame_seconds / self.floor_seconds:.2f}x"])
         return rows
+
+    @property
+    def int8_bfloat16_frame_seconds(self) -> float | None:
+        """`--precision int8-bf16`: the int8 backbone, then the neck and decoder with bfloat16 products."""
+        if self.int8_backbone_seconds is None or self.bfloat16_parts is None:
+            return None
+        return self.int8_backbone_seconds + sum(part.seconds for part in self.bfloat16_parts)
 
     @property
     def int8_frame_seconds(self) -> float:
@@ -169,11 +187,24 @@ def time_int8_backbone(config: RMPSAMConfig, images: torch.Tensor, repeats: int)
             return median_seconds(lambda: model.backbone(images), repeats)
 
 
+def time_bfloat16_parts(config: RMPSAMConfig, images: torch.Tensor, repeats: int) -> list[PartTiming]:
+    """The neck and object decoder of the fused random network with bfloat16 products, on `images`;
+    their FLOPs are float32's (the same products, in another type)."""
+    model = use_bfloat16_products(build_random_model(config, fused=True))
+    with torch.no_grad():
+        stages = model.backbone(images)
+        features = model.neck(stages)
+        parts = [("neck", lambda: model.neck(stages)), ("decoder (100 queries)", lambda: model.decode_objects(features))]
+        return [PartTiming(name, median_seconds(fn, repeats), counted_gflop(fn)) for name, fn in parts]
+
+
 def run_network_benchmark(
     config: RMPSAMConfig, height: int = 576, width: int = 1024, repeats: int = 3, threads: int | None = None,
-    int8: bool = False,
+    int8: bool = False, bfloat16: bool = False,
 ) -> NetworkBenchmark:
-    """`int8`: also the int8 backbone (`--precision int8`) on the same frame, timed after the float32 parts."""
+    """`int8`: also the int8 backbone (`--precision int8`) on the same frame, timed after the float32
+    parts; `bfloat16`: also the neck and decoder with bfloat16 products (`--precision int8-bf16`), which
+    the caller asks for only on a CPU with bfloat16 units (elsewhere they time PyTorch's conversions)."""
     if threads is not None:
         torch.set_num_threads(threads)
     matmul_before = dense_matmul_gflops()
@@ -183,7 +214,9 @@ def run_network_benchmark(
     fused = time_network_parts(fused_model, images, repeats)
     click = time_click_on_cached_features(fused_model, height, width, repeats)
     int8_seconds = time_int8_backbone(config, images, repeats) if int8 else None
+    bfloat16_parts = time_bfloat16_parts(config, images, repeats) if bfloat16 else None
     # The rate is measured before and after and the better one kept, so a burst of load from
     # elsewhere during one measurement does not flatter the ratio.
     matmul_rate = max(matmul_before, dense_matmul_gflops())
-    return NetworkBenchmark(torch.get_num_threads(), height, width, matmul_rate, eager, fused, click, int8_seconds)
+    return NetworkBenchmark(torch.get_num_threads(), height, width, matmul_rate, eager, fused, click, int8_seconds,
+                            bfloat16_parts)

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import torch
 
+from rmpsam_model.bfloat16 import use_bfloat16_products
 from rmpsam_model.config import RMPSAMConfig
 from rmpsam_model.int8 import use_int8_backbone
 from rmpsam_model.loading import LoadedModel, load_model
@@ -213,9 +214,11 @@ def measure_pipeline(weights: LoadedModel | None, num_frames: int = 8, width: in
         images = {frame: runner.plates.network_image(frame) for frame in frames}
         runner.plates.close()
         frame_gflop, padded_hw = whole_frame_work(weights, images[first])  # float32's, before any backbone swap
-        if precision == "int8" and random_weights:
+        if precision != "float32" and random_weights:
             use_int8_backbone(weights.model, weights.digest, calibration_images(weights.inference_size),
                               root / "int8-cache")
+            if precision == "int8-bf16":
+                use_bfloat16_products(weights.model)
         else:
             with_precision(weights, precision)
         instances = [InstanceKeyframes(track.name, {f: network_prompts(kf, runner.geometry) for f, kf in track.keyframes.items()})

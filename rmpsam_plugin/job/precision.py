@@ -1,4 +1,9 @@
-"""`--precision int8|float32`: which arithmetic the network's backbone runs in (`rmpsam_model.int8`).
+"""`--precision float32|int8|int8-bf16`: which arithmetic the network runs in.
+
+- float32: everything, the default (README, "Precision", says why);
+- int8: the backbone quantised, run by ONNX Runtime (`rmpsam_model.int8`), the rest float32;
+- int8-bf16: int8's backbone, and the neck's transposed and output convolutions and the decoder's
+  mask products in bfloat16 (`rmpsam_model.bfloat16`); only on CPUs with bfloat16 units.
 
 int8 needs activation ranges measured on images like those the weights were trained on. The tool
 has such images without any plate: its synthetic shot generator, with seeds from the training
@@ -18,6 +23,7 @@ import importlib.util
 
 import torch
 
+from rmpsam_model.bfloat16 import BFLOAT16_FLAGS, bfloat16_units, use_bfloat16_products, uses_bfloat16_products
 from rmpsam_model.int8 import PRECISIONS, Int8Backbone, use_int8_backbone
 from rmpsam_model.loading import LoadedModel, load_model
 from rmpsam_model.preprocess import InferenceGeometry, InferenceSize, prepare_image
@@ -50,33 +56,51 @@ def calibration_images(size: InferenceSize, count: int = CALIBRATION_FRAMES) -> 
 
 
 def with_precision(weights: LoadedModel, precision: str) -> LoadedModel:
-    """`weights` with its backbone in `precision` (changed in place: load a second copy to keep both)."""
+    """`weights` in `precision` (changed in place: load a second copy to keep both). It does not
+    check the CPU (`check_precision` does, for users): bfloat16 is computed everywhere, slowly
+    without bfloat16 units, which is how its parity is tested on any machine."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-    if precision == "int8":
+    if precision in ("int8", "int8-bf16"):
         use_int8_backbone(weights.model, weights.digest, calibration_images(weights.inference_size))
+    if precision == "int8-bf16":
+        use_bfloat16_products(weights.model)
     return weights
 
 
-def check_precision(precision: str, device: str = "cpu") -> None:
+def check_precision(precision: str, device: str = "cpu", cpuinfo: str | None = None) -> None:
     """Refuse what cannot run, before any work: an unknown precision, int8 on a device other than
-    the CPU (its backbone is ONNX Runtime's CPU kernels), int8 without the `int8` extra."""
+    the CPU (its backbone is ONNX Runtime's CPU kernels), int8 without the `int8` extra, int8-bf16
+    on a CPU without bfloat16 units (`cpuinfo`: /proc/cpuinfo's text, read if not given), where
+    bfloat16 would be slower than float32."""
     if precision not in PRECISIONS:
         raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-    if precision != "int8":
+    if precision == "float32":
         return
     if not str(device).startswith("cpu"):
-        raise InputError(f"--precision int8 runs the backbone on the CPU (ONNX Runtime's int8 kernels) and cannot be "
-                         f"combined with --device {device}: use --precision float32 on a GPU, or --device cpu")
+        raise InputError(f"--precision {precision} runs the backbone on the CPU (ONNX Runtime's int8 kernels) and "
+                         f"cannot be combined with --device {device}: use --precision float32 on a GPU, or --device cpu")
     missing = [name for name in ("onnxruntime", "onnx") if importlib.util.find_spec(name) is None]
     if missing:
-        raise InputError(f"--precision int8 needs {' and '.join(missing)}, which are not installed: "
+        raise InputError(f"--precision {precision} needs {' and '.join(missing)}, which are not installed: "
                          f"pip install 'rmpsam-matte[int8]' (the int8 extra), or use --precision float32")
+    if precision == "int8-bf16" and bfloat16_units(cpuinfo) is None:
+        raise InputError(f"--precision int8-bf16 needs a CPU with bfloat16 units ({' or '.join(BFLOAT16_FLAGS)} in "
+                         f"/proc/cpuinfo) and this one has none: there bfloat16 is slower than float32; "
+                         f"use --precision int8")
 
 
 def precision_of(weights: LoadedModel) -> str:
-    """The precision `weights` runs in now: int8 once `with_precision` swapped its backbone."""
-    return "int8" if isinstance(weights.model.backbone, Int8Backbone) else "float32"
+    """The precision `weights` runs in now, as `with_precision` set it."""
+    return model_precision(weights.model)
+
+
+def model_precision(model: torch.nn.Module) -> str:
+    """The precision of a fused `RMPSAM`: int8 once its backbone is ONNX Runtime's, int8-bf16 once
+    its products are bfloat16 as well."""
+    if not isinstance(getattr(model, "backbone", None), Int8Backbone):
+        return "float32"
+    return "int8-bf16" if uses_bfloat16_products(model) else "int8"
 
 
 def model_in_precision(weights: LoadedModel | None, precision: str, weights_path=None) -> LoadedModel:

@@ -42,9 +42,9 @@ from urllib.parse import urlsplit
 
 import torch
 
-from rmpsam_model.int8 import Int8Backbone
 from rmpsam_plugin import __version__
 from rmpsam_plugin.errors import InputError
+from rmpsam_plugin.job.precision import model_precision
 from rmpsam_plugin.server.auth import is_authorised
 from rmpsam_plugin.server.http_errors import (
     HttpError,
@@ -83,12 +83,6 @@ _ROUTES: list[tuple[re.Pattern, dict[str, str]]] = [
     (re.compile(r"^/jobs/(?P<job_id>[^/]+)/events$"), {"GET": "_job_events"}),
     (re.compile(r"^/shutdown$"), {"POST": "_shutdown"}),
 ]
-
-
-def network_precision(network: torch.nn.Module) -> str:
-    """The arithmetic the network's backbone runs in: "int8" once `serve --precision int8` swapped
-    it for ONNX Runtime's quantised one (`job.precision.with_precision`), else "float32"."""
-    return "int8" if isinstance(getattr(network, "backbone", None), Int8Backbone) else "float32"
 
 
 def check_loopback(host: str) -> str:
@@ -449,7 +443,7 @@ class PreviewRequestHandler(BaseHTTPRequestHandler):
             "inference_size": {"short_side": size.short_side, "max_long_side": size.max_long_side},
             "network_hw": list(session.frames.geometry.network_hw),
             "device": str(session.predictor.device),
-            "precision": network_precision(session.predictor.model),
+            "precision": model_precision(session.predictor.model),
             "threads": torch.get_num_threads(),
             "cached_frames": session.cached_frames(),
             "jobs": {"running": sum(not job.finished for job in jobs), "total": len(jobs)},

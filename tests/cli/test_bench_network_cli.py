@@ -1,7 +1,8 @@
-"""`rmpsam-matte bench network` with its int8 rows, on the parity-tiny network at a small size."""
+"""`rmpsam-matte bench network` with its int8 and bf16 rows, on the parity-tiny network at a small size."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("onnxruntime")
+
+from rmpsam_model.bfloat16 import bfloat16_units  # noqa: E402
 
 COMMAND = Path(sys.executable).parent / "rmpsam-matte"
 
@@ -31,3 +34,20 @@ def test_bench_network_reports_int8_against_the_same_floor():
     float_parts = {m.group(1): float(m.group(2)) for m in re.finditer(part, result.stdout, re.MULTILINE)}
     assert len(float_parts) == 2, result.stdout
     assert abs(float(int8.group(3)) - float(backbone.group(3)) - sum(float_parts.values())) <= 2  # rounding to 1 ms
+
+
+def test_bench_network_times_bf16_products_only_where_the_cpu_has_bfloat16_units():
+    result = subprocess.run([str(COMMAND), "bench", "network", "--config", "parity-tiny", "--size", "128x64", "--repeats",
+                             "1", "--json"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["bfloat16_units"] == bfloat16_units()
+    if report["bfloat16_units"] is None:
+        assert report["bfloat16_parts"] == {} and report["int8_bfloat16_frame_seconds"] is None
+        return
+    parts = report["bfloat16_parts"]
+    assert set(parts) == {"neck", "decoder (100 queries)"}
+    for name, part in parts.items():  # the same products as float32's, so the same FLOPs
+        assert part["gflop"] == pytest.approx(report["parts"][name]["gflop"], rel=1e-6) and part["seconds"] > 0
+    expected = report["int8_backbone_seconds"] + sum(part["seconds"] for part in parts.values())
+    assert report["int8_bfloat16_frame_seconds"] == pytest.approx(expected)

@@ -1,4 +1,4 @@
-"""`rmpsam-matte run --precision int8|float32` through the real CLI, on the tiny random network.
+"""`rmpsam-matte run --precision int8|int8-bf16|float32` through the real CLI, on the tiny random network.
 
 int8 frames are close to float32's (the tolerances below; measured on this shot: mean |difference|
 0.0000-0.0027 per frame and instance, IoU of the mattes thresholded at 0.5 0.986-1.0), their
@@ -20,6 +20,7 @@ import pytest
 from exr_channels import read_channels
 from job_cli import EXECUTABLE, FIRST_FRAME
 
+from rmpsam_model.bfloat16 import bfloat16_units
 from rmpsam_model.int8 import CACHE_ENVIRONMENT
 from rmpsam_plugin import VideoSession, load_model, run_job, with_precision
 from rmpsam_plugin.errors import InputError
@@ -101,6 +102,29 @@ def test_a_rerun_with_the_other_precision_rewrites_every_frame_and_the_same_one_
     again = run(*job_args(shot_dir, tiny_weights, both / "int8", "int8"), cache=both / "int8-cache")
     assert again.returncode == 0, again.stderr
     assert counts(again) == (0, 8)
+
+
+def test_int8_bf16_runs_where_the_cpu_has_bfloat16_units_and_is_refused_elsewhere(both, shot_dir, tiny_weights, tmp_path):
+    """The branch this machine takes is its own: both outcomes are real behaviour (the refusal's
+    wording on another CPU's flags is `tests/model/test_bfloat16_products.py`'s)."""
+    result = run(*job_args(shot_dir, tiny_weights, tmp_path / "out", "int8-bf16"), cache=both / "int8-cache")
+    if bfloat16_units() is None:
+        assert result.returncode == 3, result.stderr
+        assert "int8-bf16 needs a CPU with bfloat16 units" in result.stderr and "Traceback" not in result.stderr
+        assert not (tmp_path / "out").exists()
+        return
+    assert result.returncode == 0, result.stderr
+    assert counts(result) == (8, 0)
+    ious = []
+    for frame in FRAMES:
+        assert settings_of(tmp_path / "out" / f"m.{frame}.exr")["precision"] == "int8-bf16"
+        reference, reduced = (read_channels(folder / f"m.{frame}.exr") for folder in (both / "float32", tmp_path / "out"))
+        for name in (name for name in reference if name.endswith(".A") and not name.startswith("Crypto")):
+            a, b = reference[name], reduced[name]
+            iou = np.logical_and(a > 0.5, b > 0.5).sum() / np.logical_or(a > 0.5, b > 0.5).sum()
+            assert float(np.abs(a - b).mean()) <= MEAN_ABS_MAX and iou >= IOU_MIN, (frame, name, iou)
+            ious.append(iou)
+    assert np.mean(ious) >= MEAN_IOU_MIN
 
 
 def test_int8_on_cuda_is_bad_input_naming_both_options(shot_dir, tiny_weights, tmp_path):

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from rmpsam_model.bfloat16 import BFLOAT16_FLAGS, bfloat16_units
+from rmpsam_model.int8 import PRECISIONS
 from rmpsam_model.loading import load_model
 from rmpsam_plugin.bench.propagation_bench import (
     DEFAULT_SCHEME,
@@ -37,7 +39,7 @@ def propagation(shots: int, frames: int, size: str, weights: Path | None, compar
     """J&F and dtSSD of each propagation scheme through the real job, on frames between keyframes.
 
     The first row (every frame decoded alone from the nearest keyframe's prompts) is the baseline.
-    With --compare-precision: the default scheme in float32 (the baseline) and in int8. With
+    With --compare-precision: the default scheme in float32 (the baseline), in int8 and in int8-bf16. With
     --compare-stabiliser-size: the default scheme without the stabiliser (the baseline), and with
     it at the network image's size and at half of it.
     """
@@ -63,14 +65,23 @@ JF_DIFFERENCE_MAX, DTSSD_RELATIVE_MAX = 0.005, 0.02  # issue 15: int8 within the
 
 
 def _compare_precision(weights: Path | None, shots: int, frames: int, height: int, width: int) -> None:
-    scores = run_precision_comparison(weights, shots, frames, height, width)
-    reference, quantised = scores["float32"], scores["int8"]
-    jf_difference = quantised.jf - reference.jf
-    dtssd_relative = quantised.dtssd / reference.dtssd - 1
+    units = bfloat16_units()
+    precisions = PRECISIONS if units else tuple(p for p in PRECISIONS if p != "int8-bf16")
+    scores = run_precision_comparison(weights, shots, frames, height, width, precisions)
+    reference = scores["float32"]
     rows = [[f"default scheme, {p}", f"{s.j:.3f}", f"{s.f:.3f}", f"{s.jf:.3f}", f"{s.dtssd:.2f}",
              f"{s.seconds_per_frame * 1e3:.0f}"] for p, s in scores.items()]
     click.echo(f"{shots} held-out synthetic shots, {frames} frames at {width}x{height}, keyframes first and last")
     click.echo(format_table(["precision", "J", "F", "J&F", "dtSSD", "ms/frame"], rows))
-    click.echo(f"int8 - float32: J&F {jf_difference:+.4f} (target |x| <= {JF_DIFFERENCE_MAX}: "
-               f"{'met' if abs(jf_difference) <= JF_DIFFERENCE_MAX else 'not met'}), dtSSD {dtssd_relative:+.2%} "
-               f"(target |x| <= {DTSSD_RELATIVE_MAX:.0%}: {'met' if abs(dtssd_relative) <= DTSSD_RELATIVE_MAX else 'not met'})")
+    for precision, reduced in scores.items():
+        if precision == "float32":
+            continue
+        jf_difference = reduced.jf - reference.jf
+        dtssd_relative = reduced.dtssd / reference.dtssd - 1
+        click.echo(f"{precision} - float32: J&F {jf_difference:+.4f} (target |x| <= {JF_DIFFERENCE_MAX}: "
+                   f"{'met' if abs(jf_difference) <= JF_DIFFERENCE_MAX else 'not met'}), dtSSD {dtssd_relative:+.2%} "
+                   f"(target |x| <= {DTSSD_RELATIVE_MAX:.0%}: "
+                   f"{'met' if abs(dtssd_relative) <= DTSSD_RELATIVE_MAX else 'not met'})")
+    if units is None:
+        click.echo(f"int8-bf16 not run: this CPU has no bfloat16 units ({' or '.join(BFLOAT16_FLAGS)}), and `run` "
+                   f"refuses it here")

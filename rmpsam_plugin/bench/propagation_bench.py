@@ -82,11 +82,13 @@ def run_propagation_benchmark(weights: LoadedModel, num_shots: int = 3, num_fram
 
 
 def run_precision_comparison(weights_path: Path | None = None, num_shots: int = 3, num_frames: int = 12,
-                             height: int = 216, width: int = 384) -> dict[str, SchemeScore]:
-    """The default scheme in each precision (`run --precision`), the same held-out shots for both."""
+                             height: int = 216, width: int = 384,
+                             precisions: tuple[str, ...] = PRECISIONS) -> dict[str, SchemeScore]:
+    """The default scheme in each of `precisions` (`run --precision`, so each must be one this
+    machine runs), the same held-out shots for all."""
     name, options = DEFAULT_SCHEME
     scores = {}
-    for precision in PRECISIONS:
+    for precision in precisions:
         weights = with_precision(load_model(weights_path), precision)
         scheme = (f"{name}, {precision}", {**options, "precision": precision})
         scores[precision] = run_propagation_benchmark(weights, num_shots, num_frames, height, width, [scheme])[0]

@@ -34,8 +34,13 @@ def test_int8_masks_match_float32_on_a_held_out_frame(tmp_path, monkeypatch):
     assert isinstance(quantised.model.backbone, Int8Backbone)
     calibration = calibration_images(SIZE)
     assert len(calibration) == 8 and {tuple(image.shape) for image in calibration} == {(1, 3, 192, 352)}
-    expected = f"{reference.digest}-352x192-{calibration_digest(calibration)}.onnx"
+    expected = f"{reference.digest}-352x192-{calibration_digest(calibration)}-nhwc.onnx"
     assert [p.name for p in (tmp_path / "int8").iterdir()] == [expected]
+    with torch.no_grad():  # the stages come out in the float backbone's layout and shapes, without a copy
+        float_stages = reference.model.backbone(calibration[0])
+        int8_stages = quantised.model.backbone(calibration[0])
+    for float_stage, int8_stage in zip(float_stages, int8_stages, strict=True):
+        assert int8_stage.shape == float_stage.shape and int8_stage.is_contiguous(memory_format=torch.channels_last)
 
     shot = generate_shot(HELD_OUT_SEED_BASE + 77, 1, 192, 342, 3, shutter=0.0, blur_samples=1)
     image = linear_to_network_rgb(shot.frames[0])

@@ -163,6 +163,7 @@ class PanopticHead(nn.Module):
 
     def decode_objects(self, features: torch.Tensor) -> DecodeOutput:
         """features (B, C, H, W) -> the object queries through the stages and the object adapter."""
+        features = self.product_features(features)  # once for both: the object path needs no other type
         output = self.run_stages(features, self.object_queries(features.shape[0]))
         return self.adapt_objects(features, output)
 

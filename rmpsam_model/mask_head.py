@@ -43,7 +43,8 @@ def pool_under_masks(masks: torch.Tensor, features: torch.Tensor) -> torch.Tenso
     rounding of the logit itself already decides). The sums run in the features' type and come
     back in the masks' type, as `masks_from_kernels`."""
     batch, channels, height, width = features.shape
-    hard = (masks > 0).to(features.dtype).view(batch, -1, height * width)
+    # Compared straight into the features' type: one pass, where `(masks > 0).to(...)` makes two.
+    hard = torch.gt(masks, 0, out=masks.new_empty(masks.shape, dtype=features.dtype)).view(batch, -1, height * width)
     return torch.bmm(hard, features.reshape(batch, channels, height * width).transpose(1, 2)).to(masks.dtype)
 
 

@@ -28,9 +28,11 @@ class ResidualCrossAttention(nn.Module):
         self.attn = nn.MultiheadAttention(width, num_heads, batch_first=True)
 
     def project_keys(self, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """keys (B, L, C) -> per-head keys and values, each (B, heads, L, C / heads)."""
+        """keys (B, L, C) -> per-head keys and values, each (B, heads, L, C / heads), in the keys'
+        type (bfloat16 keys: `rmpsam_model.bfloat16`; the attention itself runs in the query's)."""
         width, heads = self.attn.embed_dim, self.attn.num_heads
-        projected_k, projected_v = F.linear(keys, self.attn.in_proj_weight[width:], self.attn.in_proj_bias[width:]).chunk(2, -1)
+        weight, bias = (p[width:].to(keys.dtype) for p in (self.attn.in_proj_weight, self.attn.in_proj_bias))
+        projected_k, projected_v = F.linear(keys, weight, bias).chunk(2, -1)
         batch, length = keys.shape[:2]
         return tuple(x.reshape(batch, length, heads, width // heads).transpose(1, 2) for x in (projected_k, projected_v))
 

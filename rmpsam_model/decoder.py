@@ -145,8 +145,11 @@ class PanopticHead(nn.Module):
 
     def prompt_pixel_keys(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The prompt adapter's keys and values of every pixel: depend on the frame only, so a
-        caller decoding many prompts on one frame can compute them once."""
-        return self.prompt_attn.project_keys(features.flatten(2).transpose(1, 2))
+        caller decoding many prompts on one frame can compute them once. The projection runs in the
+        mask products' type (a product over every pixel like them), the keys come back in the
+        features' type: converted once here rather than at every decode that attends to them."""
+        keys, values = self.prompt_attn.project_keys(self.product_features(features).flatten(2).transpose(1, 2))
+        return keys.to(features.dtype), values.to(features.dtype)
 
     def adapt_prompts(self, features: torch.Tensor, output: DecodeOutput,
                       pixel_keys: tuple[torch.Tensor, torch.Tensor] | list[tuple[torch.Tensor, torch.Tensor]] | None = None,

@@ -86,10 +86,10 @@ def quantised_backbone_path(backbone: nn.Module, digest: str, calibration: Seque
     """The int8 ONNX model of `backbone` (fused, float32), built on first use and then reused.
 
     `calibration`: normalised (1, 3, H, W) images as `prepare_image` makes them, all one size;
-    `digest` names the weights they belong to; the cache key is that digest, the size and a digest of
-    the calibration images themselves, so a change of calibration recipe never reuses a model built
-    by the old one, and the graph's output layout (GRAPH_LAYOUT), so neither does a change of layout. `cache_dir` replaces `int8_cache_dir()` (benches with random weights use a
-    temporary one)."""
+    `digest` names the weights they belong to; the cache key is that digest, the size, a digest of
+    the calibration images themselves (a change of calibration recipe never reuses a model built by
+    the old one) and the graph's output layout (`GRAPH_LAYOUT`, nor does a change of layout).
+    `cache_dir` replaces `int8_cache_dir()` (benches with random weights use a temporary one)."""
     height, width = calibration[0].shape[-2:]
     name = f"{digest}-{width}x{height}-{calibration_digest(calibration)}-{GRAPH_LAYOUT}.onnx"
     path = (cache_dir or int8_cache_dir()) / name

@@ -1,6 +1,6 @@
 """`rmpsam-matte serve --precision`: an int8 server decodes clicks close to a float32 one, says so in
 `GET /health` and hands its precision to the jobs it starts; int8 with a CUDA device is refused
-before listening (exit 3)."""
+before listening (exit 3). int8-bf16 likewise, where the CPU has bfloat16 units."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from preview_client import FIRST_FRAME, run_cli
 
+from rmpsam_model.bfloat16 import bfloat16_units
 from rmpsam_model.int8 import CACHE_ENVIRONMENT
 from rmpsam_plugin.server.matte_encoding import decode_matte
 
@@ -51,3 +52,18 @@ def test_int8_with_cuda_is_refused_before_listening(plate_pattern, tiny_weights)
                      "--device", "cuda", timeout=120)
     assert result.returncode == 3, (result.returncode, result.stderr)
     assert "--precision int8" in result.stderr and "--device cuda" in result.stderr and result.stdout == ""
+
+
+def test_an_int8_bf16_server_says_so_where_the_cpu_has_bfloat16_units_and_is_refused_elsewhere(
+        start_server, plate_pattern, tiny_weights, tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_ENVIRONMENT, str(tmp_path / "int8-cache"))
+    if bfloat16_units() is None:  # this machine's own branch: both are real behaviour
+        result = run_cli("serve", "--plate", plate_pattern, "--weights", tiny_weights, "--precision", "int8-bf16",
+                         timeout=120)
+        assert result.returncode == 3 and "bfloat16 units" in result.stderr and result.stdout == "", result.stderr
+        return
+    server = start_server("--precision", "int8-bf16")
+    assert server.announcement["precision"] == "int8-bf16"
+    health = server.request("GET", "/health", timeout=30)
+    assert health.status == 200 and health.json()["precision"] == "int8-bf16", health
+    assert (matte(server, {"boxes": [[20, 20, 90, 70]]}) > 0.5).mean() > 0.05

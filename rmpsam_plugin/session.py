@@ -78,8 +78,9 @@ class VideoSession:
         (default: the configured weights, else the shipped model). The options are `run`'s.
 
         `precision="int8"`: the backbone quantised, run by ONNX Runtime on the CPU (`run
-        --precision`; the `int8` extra; not with a CUDA `device`). A `model` given must already be
-        in that precision (`with_precision(load_model(), "int8")`, which sessions can share)."""
+        --precision`; the `int8` extra; not with a CUDA `device`); `"int8-bf16"` also bfloat16
+        products, on CPUs with bfloat16 units. A `model` given must already be in that precision
+        (`with_precision(load_model(), "int8")`, which sessions can share)."""
         if overlap not in OVERLAPS:
             raise InputError(f"overlap must be one of {', '.join(OVERLAPS)}, not {overlap!r}")
         check_precision(precision, device)

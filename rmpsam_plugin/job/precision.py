@@ -2,8 +2,8 @@
 
 - float32: everything, the default (README, "Precision", says why);
 - int8: the backbone quantised, run by ONNX Runtime (`rmpsam_model.int8`), the rest float32;
-- int8-bf16: int8's backbone, and the neck's transposed and output convolutions and the decoder's
-  mask products in bfloat16 (`rmpsam_model.bfloat16`); only on CPUs with bfloat16 units.
+- int8-bf16: int8's backbone, and the neck's and decoder's largest products in bfloat16
+  (`rmpsam_model.bfloat16` lists them); only on CPUs with bfloat16 units.
 
 int8 needs activation ranges measured on images like those the weights were trained on. The tool
 has such images without any plate: its synthetic shot generator, with seeds from the training
@@ -12,9 +12,10 @@ the model cache (per weights digest) stays valid.
 
 Where the option is taken: `rmpsam-matte run --precision` (`RunSettings.precision`, part of the
 settings that change mattes: every frame's `rmpsam/settings` header and the resume key), `run_job(
-precision=...)`, `VideoSession(..., precision=...)` and `rmpsam-matte serve --precision`. int8 runs
-the backbone on the CPU (ONNX Runtime), so it is refused with any other device, and without the
-`int8` extra installed (`check_precision`, an `InputError`: exit code 3).
+precision=...)`, `VideoSession(..., precision=...)` and `rmpsam-matte serve --precision`. int8 and
+int8-bf16 run the backbone on the CPU (ONNX Runtime), so they are refused with any other device,
+and without the `int8` extra installed; int8-bf16 also on a CPU without bfloat16 units
+(`check_precision`, an `InputError`: exit code 3).
 """
 
 from __future__ import annotations

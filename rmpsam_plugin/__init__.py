@@ -13,8 +13,9 @@ The public Python API (README "Python API"), importable from here:
 - `load_model(weights=None, device="cpu")`: the network, loaded once and shared.
 - Precision: `run_job(..., precision="int8")` and `VideoSession.open(..., precision="int8")` run
   the backbone in int8 on the CPU (ONNX Runtime, the `int8` extra), as `run --precision int8`;
-  `precision="int8-bf16"` adds bfloat16 products on CPUs with bfloat16 units; default float32. To share one int8 network, `with_precision(load_model(), "int8")` and pass
-  it as `model=` with the same `precision`.
+  `precision="int8-bf16"` adds bfloat16 products on CPUs with bfloat16 units; default float32.
+  To share one int8 network, `with_precision(load_model(), "int8")` and pass it as `model=` with
+  the same `precision`.
 
 Names are imported on first use (PEP 562), so `import rmpsam_plugin.prompts` stays light.
 """

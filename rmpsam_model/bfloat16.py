@@ -10,14 +10,13 @@ Which parts, by measurement (README, "bfloat16 products"; `rmpsam-matte bench qu
 - in bfloat16: the per-tap products of the three deformable convolutions, their 2x transposed
   convolutions, the neck's 3x3 output convolution, the decoder's mask products (kernels .
   features) and mask pooling (features summed under each hard mask), and the prompt adapter's
-  key and value projections of every pixel. With the int8 backbone, prompt masks agree with
-  float32's nearly as well as with the int8 backbone alone (mean IoU 0.9811 against 0.9816 on
-  16:9 frames; the pixel keys cost 0.0004 of it and save a third of their 70 ms a frame at the
-  released size). Unlike int8, whose one scale per tensor could not hold the
+  key and value projections of every pixel (a third of their 70 ms a frame at the released
+  size). With the int8 backbone, prompt masks agree with float32's nearly as well as with the
+  int8 backbone alone (mean IoU 0.9811 against 0.9816 on 16:9 frames). Unlike int8, whose one scale per tensor could not hold the
   deformable per-tap maps (+-10,000, cancelling when the nine taps are summed), bfloat16 rounds
   each value relative to its own size;
-- in float32: the offset convolutions (sampling positions: bfloat16 there cost 0.002 of mask IoU),
-  the lateral 1x1 convolutions (0.002, for 14 ms), the bilinear sampling, the final projection with
+- in float32: the offset convolutions (sampling positions: bfloat16 there cost 0.0015 of mask
+  IoU), the lateral 1x1 convolutions (0.001, for 14 ms), the bilinear sampling, the final projection with
   its coordinate channels, and the queries' own attention and feed-forward layers (small).
 Each bfloat16 product takes its inputs rounded to bfloat16 and hands float32 on, so every tensor
 between the parts keeps its type and layout.

@@ -44,12 +44,18 @@ def bfloat16_units(cpuinfo: str | None = None) -> str | None:
     if cpuinfo is None:
         path = Path("/proc/cpuinfo")
         cpuinfo = path.read_text() if path.exists() else ""
+    flags = cpuinfo_flags(cpuinfo)
+    return next((flag for flag in BFLOAT16_FLAGS if flag in flags), None)
+
+
+def cpuinfo_flags(cpuinfo: str) -> set[str]:
+    """The first processor's `flags` in /proc/cpuinfo's text (empty if it has none); the benches'
+    machine line reads them too (`rmpsam_plugin.bench.machine`)."""
     for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
         if key.strip() == "flags":
-            flags = set(value.split())
-            return next((flag for flag in BFLOAT16_FLAGS if flag in flags), None)
-    return None
+            return set(value.split())
+    return set()
 
 
 class BFloat16Product(nn.Module):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from rmpsam_model.bfloat16 import cpuinfo_flags
+
 # The instruction sets that change which kernels float32 and int8 inference get, in the names
 # Linux's /proc/cpuinfo uses; "amx" stands for any of amx_tile, amx_int8, amx_bf16.
 INSTRUCTION_SETS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx")
@@ -32,14 +34,9 @@ class Machine:
 
 def parse_cpuinfo(text: str) -> tuple[str, tuple[str, ...]]:
     """CPU model and the instruction sets of INSTRUCTION_SETS found in /proc/cpuinfo's text."""
-    model, flags = "", set()
-    for raw in text.splitlines():
-        key, _, value = raw.partition(":")
-        key = key.strip()
-        if key == "model name" and not model:
-            model = value.strip()
-        elif key == "flags" and not flags:
-            flags = set(value.split())
+    model = next((value.strip() for key, _, value in (line.partition(":") for line in text.splitlines())
+                  if key.strip() == "model name"), "")
+    flags = cpuinfo_flags(text)
     if any(flag.startswith("amx") for flag in flags):
         flags.add("amx")
     return model, tuple(name for name in INSTRUCTION_SETS if name in flags)

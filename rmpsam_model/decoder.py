@@ -148,7 +148,7 @@ class PanopticHead(nn.Module):
         caller decoding many prompts on one frame can compute them once. The projection runs in the
         mask products' type (a product over every pixel like them), the keys come back in the
         features' type: converted once here rather than at every decode that attends to them."""
-        keys, values = self.prompt_attn.project_keys(self.product_features(features).flatten(2).transpose(1, 2))
+        keys, values = self.prompt_attn.project_keys(self.product_features(features).flatten(2))
         return keys.to(features.dtype), values.to(features.dtype)
 
     def adapt_prompts(self, features: torch.Tensor, output: DecodeOutput,

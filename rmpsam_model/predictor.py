@@ -38,8 +38,10 @@ decodes all instances that share a keyframe in one pass (a stacked decode costs 
 queries as for 8: it is the stack's memory traffic), and `--instances` or a resumed run still get
 the bits of each instance decoded alone."""
 
-PIXEL_KEY_FRAMES = 2
-"""Frames whose prompt-adapter keys/values stay cached (see `RMPSAMPredictor.__init__`)."""
+PIXEL_KEY_FRAMES = 4
+"""Frames whose prompt-adapter keys/values stay cached (see `RMPSAMPredictor.__init__`): propagation
+decodes each frame stacked under its two keyframes in turn (`rmpsam_plugin.propagation.engine`),
+so both keyframes, the frame and the one before it stay while the frames pass through."""
 
 
 @dataclass
@@ -96,9 +98,9 @@ class RMPSAMPredictor:
         self.max_cached_frames = max_cached_frames
         self.max_cached_bytes = max_cached_bytes
         self._frames: OrderedDict[Hashable, tuple[torch.Tensor, InferenceGeometry]] = OrderedDict()
-        # The prompt adapter's projected pixel keys/values of the frames clicked on last: they are
-        # about four times the size of the features, so only a couple are kept (interactive
-        # clicks come on one frame; propagation moves on and does not revisit soon).
+        # The prompt adapter's projected pixel keys/values of the frames decoded last: they are
+        # twice the size of the features, so only a few are kept (interactive clicks come on one
+        # frame; propagation moves on and does not revisit a frame once both keyframes are done).
         self._pixel_keys: OrderedDict[Hashable, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
 
     # ---- caching -------------------------------------------------------------------------

@@ -15,6 +15,11 @@ nearest keyframe's prompts).
 Sweeps cover the frames needed to produce [first, last] for every instance (its bracketing
 keyframes may lie outside: `Segment.context`), plus `margin` frames either side for filters that
 look at neighbours. Features are cached by the predictor between the two sweeps.
+
+The default tracker (`clip`) carries nothing from one frame to the next: a run's state on a frame
+depends only on the keyframe it started from. Its two runs are then not two sweeps but one pass
+over the range, each frame decoded forward and backward in turn (`_both_directions`), with the
+same states, bit for bit, as two sweeps give.
 """
 
 from __future__ import annotations
@@ -88,12 +93,64 @@ class PropagationEngine:
         (clipped to the shot)."""
         lo = max(self.shot_range[0], first - margin)
         hi = min(self.shot_range[1], last + margin)
-        forward = self._sweep(lo, hi, direction="forward")
-        backward = self._sweep(lo, hi, direction="backward")
+        if self.shared_decode:
+            forward, backward = self._both_directions(lo, hi)
+        else:
+            forward = self._sweep(lo, hi, direction="forward")
+            backward = self._sweep(lo, hi, direction="backward")
         return {frame: {inst.name: self._blend(inst, frame, forward, backward) for inst in self.instances}
                 for frame in range(lo, hi + 1)}
 
-    # ---- sweeps ------------------------------------------------------------------------------
+    # ---- trackers that carry nothing from frame to frame ---------------------------------------
+    def _both_directions(self, lo: int, hi: int) -> tuple[dict, dict]:
+        """States of every instance on every frame of lo..hi in both directions, frame by frame.
+
+        For a tracker with a shared decode (`clip`), a run's state on a frame depends on the
+        keyframe it started from and nothing else, so the two directions need not be two sweeps:
+        each frame is decoded forward and backward while its features and the prompt adapter's
+        keys of its pixels are cached. Two sweeps computed those keys twice for every frame
+        between keyframes (the least recently used are let go: 70 MB a frame at the released
+        size), and a sweep decoded every frame from its keyframe to the range, stored or not."""
+        forward: dict[tuple[str, int], InstanceState] = {}
+        backward: dict[tuple[str, int], InstanceState] = {}
+        for frame in range(lo, hi + 1):
+            for direction, states in (("forward", forward), ("backward", backward)):
+                for name, state in self._from_keyframes(frame, direction).items():
+                    states[(name, frame)] = state
+                self.on_step(direction, frame)
+        return forward, backward
+
+    def _from_keyframes(self, frame: int, direction: str) -> dict[str, InstanceState]:
+        """Every started instance's state on `frame` in `direction`: its keyframe state there, else
+        its run's from the nearest keyframe behind (forward: before the frame; backward: after),
+        instances running from the same keyframe decoded together, each to the bits it would get alone."""
+        reached: dict[str, InstanceState] = {}
+        waiting: dict[int, list[InstanceKeyframes]] = {}
+        for inst in self.instances:
+            if frame in inst.keyframes:
+                reached[inst.name] = self._keyframe_state(inst, frame)
+                continue
+            before, after = inst.brackets(frame)
+            keyframe = before if direction == "forward" else after
+            if keyframe is None:  # no keyframe behind the frame in this direction: the run has not started
+                continue
+            state = self.cache.load(direction, inst.name, frame) if self.cache else None
+            if state is None:
+                waiting.setdefault(keyframe, []).append(inst)
+            else:
+                reached[inst.name] = state
+        for keyframe, group in waiting.items():
+            self._ensure_frame(frame)
+            self._ensure_frame(keyframe)
+            decoded = self.shared_decode(self.predictor, [self._keyframe_state(inst, keyframe) for inst in group],
+                                         keyframe, frame)
+            for inst, state in zip(group, decoded):
+                if self.cache:
+                    self.cache.save(direction, inst.name, frame, state)
+                reached[inst.name] = state
+        return reached
+
+    # ---- trackers that carry the previous frame's state --------------------------------------
     def _sweep(self, lo: int, hi: int, direction: str) -> dict[tuple[str, int], InstanceState]:
         """States of every instance on every frame of lo..hi reached in one direction."""
         forward = direction == "forward"
@@ -118,38 +175,26 @@ class PropagationEngine:
     def _advance(self, frame: int, direction: str,
                  running: dict[str, tuple[int, InstanceState]]) -> dict[str, InstanceState]:
         """Every instance's state on `frame` (instances not yet started are left out), `running`
-        moved on. Instances carried from the same keyframe are decoded together where the
-        tracker allows it (`SHARED_DECODES`), each to the bits it would get alone."""
+        moved on."""
         reached: dict[str, InstanceState] = {}
-        waiting: dict[int, list[tuple[InstanceKeyframes, InstanceState]]] = {}  # keyframe -> (instance, previous)
         for inst in self.instances:
             if frame in inst.keyframes:
                 running[inst.name] = (frame, self._keyframe_state(inst, frame))
                 reached[inst.name] = running[inst.name][1]
-            elif inst.name in running:
-                keyframe, previous = running[inst.name]
-                state = self.cache.load(direction, inst.name, frame) if self.cache else None
-                if state is None:
-                    waiting.setdefault(keyframe, []).append((inst, previous))
-                else:
-                    reached[inst.name] = state
-        for keyframe, group in waiting.items():
-            self._ensure_frame(frame)
-            self._ensure_frame(keyframe)
-            keyframe_states = [self._keyframe_state(inst, keyframe) for inst, _ in group]
-            if self.shared_decode:
-                decoded = self.shared_decode(self.predictor, keyframe_states, keyframe, frame)
-            else:
-                decoded = [self.tracker(self.predictor, keyframe_state, previous, keyframe, frame)
-                           for keyframe_state, (_, previous) in zip(keyframe_states, group)]
-            for (inst, _), state in zip(group, decoded):
+                continue
+            if inst.name not in running:
+                continue
+            keyframe, previous = running[inst.name]
+            state = self.cache.load(direction, inst.name, frame) if self.cache else None
+            if state is None:
+                self._ensure_frame(frame)
+                self._ensure_frame(keyframe)
+                state = self.tracker(self.predictor, self._keyframe_state(inst, keyframe), previous, keyframe, frame)
                 if self.cache:
                     self.cache.save(direction, inst.name, frame, state)
-                reached[inst.name] = state
-        for inst in self.instances:
-            if inst.name in reached and frame not in inst.keyframes:
-                running[inst.name] = (running[inst.name][0], reached[inst.name])
-        return {inst.name: reached[inst.name] for inst in self.instances if inst.name in reached}
+            running[inst.name] = (keyframe, state)
+            reached[inst.name] = state
+        return reached
 
     def _keyframe_state(self, inst: InstanceKeyframes, frame: int) -> InstanceState:
         key = (inst.name, frame)

@@ -66,3 +66,45 @@ def test_the_engine_decodes_a_keyframes_instances_in_one_pass_to_the_bits_of_eac
         alone = PropagationEngine(a_predictor(), FRAMES.__getitem__, [inst], (0, 5)).run(0, 5)
         for frame in range(6):
             assert torch.equal(together[frame][inst.name], alone[frame][inst.name]), (inst.name, frame)
+
+
+def test_one_pass_both_ways_gives_the_bits_of_two_sweeps():
+    """The clip tracker's runs are decoded frame by frame in both directions (`_both_directions`):
+    the same states as a forward and a backward sweep, instances keyed on other frames included."""
+    instances = [InstanceKeyframes("car", {0: prompts(30, 30), 5: prompts(40, 32)}),
+                 InstanceKeyframes("kite", {2: prompts(70, 40)})]
+    one_pass = PropagationEngine(a_predictor(), FRAMES.__getitem__, instances, (0, 5)).run(0, 5)
+    sweeps = PropagationEngine(a_predictor(), FRAMES.__getitem__, instances, (0, 5))
+    sweeps.shared_decode = None  # the clip tracker instance by instance, in two sweeps
+    two_sweeps = sweeps.run(0, 5)
+    for frame in range(6):
+        for inst in instances:
+            assert torch.equal(one_pass[frame][inst.name], two_sweeps[frame][inst.name]), (inst.name, frame)
+
+
+def test_each_frames_pixel_keys_are_computed_once():
+    """Frame by frame both ways, a frame's prompt-adapter keys are used by both of its decodes while
+    cached, and the two keyframes' stay cached (`PIXEL_KEY_FRAMES`): two sweeps computed every
+    frame between the keyframes twice."""
+    instances = [InstanceKeyframes("car", {0: prompts(30, 30), 5: prompts(40, 32)}),
+                 InstanceKeyframes("dog", {0: prompts(60, 20, clicks=2), 5: prompts(62, 25)})]
+    predictor = a_predictor()
+    computed = []
+    head = predictor.model.panoptic_head
+    own_keys = head.prompt_pixel_keys
+    head.prompt_pixel_keys = lambda features: computed.append(features.data_ptr()) or own_keys(features)
+    PropagationEngine(predictor, FRAMES.__getitem__, instances, (0, 5)).run(0, 5)
+    assert len(computed) == len(set(computed)) == 6
+
+
+def test_a_range_between_keyframes_decodes_only_its_own_frames():
+    """A farm segment's range (frames 3-4 of a 0-9 run keyed at 0 and 9) decodes its frames from
+    both keyframes and nothing between the keyframes and the range."""
+    frames = np.random.default_rng(12).random((10, 64, 96, 3), dtype=np.float32)
+    predictor = a_predictor()
+    stacked_decodes = []
+    decode = predictor.decode_queries_across
+    predictor.decode_queries_across = lambda queries, keys: stacked_decodes.append(tuple(keys)) or decode(queries, keys)
+    instances = [InstanceKeyframes("car", {0: prompts(30, 30), 9: prompts(40, 32)})]
+    PropagationEngine(predictor, frames.__getitem__, instances, (0, 9)).run(3, 4)
+    assert sorted(stacked_decodes) == [(0, 3), (0, 4), (9, 3), (9, 4)]

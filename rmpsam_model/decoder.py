@@ -143,12 +143,16 @@ class PanopticHead(nn.Module):
         output.kernels = kernels
         return output
 
-    def prompt_pixel_keys(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def prompt_pixel_keys(self, features: torch.Tensor,
+                          product_features: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The prompt adapter's keys and values of every pixel: depend on the frame only, so a
         caller decoding many prompts on one frame can compute them once. The projection runs in the
         mask products' type (a product over every pixel like them), the keys come back in the
-        features' type: converted once here rather than at every decode that attends to them."""
-        keys, values = self.prompt_attn.project_keys(self.product_features(features).flatten(2))
+        features' type: converted once here rather than at every decode that attends to them.
+        `product_features`: `product_features(features)`, if the caller has made it already."""
+        if product_features is None:
+            product_features = self.product_features(features)
+        keys, values = self.prompt_attn.project_keys(product_features.flatten(2))
         return keys.to(features.dtype), values.to(features.dtype)
 
     def adapt_prompts(self, features: torch.Tensor, output: DecodeOutput,

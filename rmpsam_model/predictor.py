@@ -38,10 +38,23 @@ decodes all instances that share a keyframe in one pass (a stacked decode costs 
 queries as for 8: it is the stack's memory traffic), and `--instances` or a resumed run still get
 the bits of each instance decoded alone."""
 
-PIXEL_KEY_FRAMES = 4
-"""Frames whose prompt-adapter keys/values stay cached (see `RMPSAMPredictor.__init__`): propagation
-decodes each frame stacked under its two keyframes in turn (`rmpsam_plugin.propagation.engine`),
-so both keyframes, the frame and the one before it stay while the frames pass through."""
+DECODE_INPUT_FRAMES = 4
+"""Frames whose `DecodeInputs` stay cached (see `RMPSAMPredictor.__init__`): propagation decodes
+each frame stacked under its two keyframes in turn (`rmpsam_plugin.propagation.engine`), so both
+keyframes, the frame and the one before it stay while the frames pass through."""
+
+
+@dataclass
+class DecodeInputs:
+    """What every prompt decode on one frame takes from its features, made once per frame.
+
+    `product_features`: the features in the type of the decoder's mask products (themselves in
+    float32; bfloat16 with `rmpsam_model.bfloat16`), so a stacked decode joins frames already
+    converted rather than converting the whole stack twice per decode (20 ms each at the released
+    size); `pixel_keys`: the prompt adapter's projected keys and values of every pixel."""
+
+    product_features: torch.Tensor
+    pixel_keys: tuple[torch.Tensor, torch.Tensor]
 
 
 @dataclass
@@ -98,10 +111,10 @@ class RMPSAMPredictor:
         self.max_cached_frames = max_cached_frames
         self.max_cached_bytes = max_cached_bytes
         self._frames: OrderedDict[Hashable, tuple[torch.Tensor, InferenceGeometry]] = OrderedDict()
-        # The prompt adapter's projected pixel keys/values of the frames decoded last: they are
+        # The decode inputs of the frames decoded last: the prompt adapter's pixel keys/values are
         # twice the size of the features, so only a few are kept (interactive clicks come on one
         # frame; propagation moves on and does not revisit a frame once both keyframes are done).
-        self._pixel_keys: OrderedDict[Hashable, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+        self._decode_inputs: OrderedDict[Hashable, DecodeInputs] = OrderedDict()
 
     # ---- caching -------------------------------------------------------------------------
     def set_image(self, image: np.ndarray) -> None:
@@ -119,7 +132,7 @@ class RMPSAMPredictor:
         with self._inference_context():
             features = self.model.extract_features(batch).float()
         self._frames.clear()
-        self._pixel_keys.clear()
+        self._decode_inputs.clear()
         for index in range(len(images)):
             self._frames[index] = (features[index : index + 1], geometry)
 
@@ -133,10 +146,10 @@ class RMPSAMPredictor:
             features = self.model.extract_features(prepare_image(image, geometry)[None].to(self.device)).float()
         self._frames[key] = (features, geometry)
         self._frames.move_to_end(key)
-        self._pixel_keys.pop(key, None)
+        self._decode_inputs.pop(key, None)
         while len(self._frames) > 1 and (self._over_frame_limit() or self._over_byte_budget()):
             forgotten, _ = self._frames.popitem(last=False)
-            self._pixel_keys.pop(forgotten, None)
+            self._decode_inputs.pop(forgotten, None)
 
     def _over_frame_limit(self) -> bool:
         return self.max_cached_frames is not None and len(self._frames) > self.max_cached_frames
@@ -199,11 +212,12 @@ class RMPSAMPredictor:
         stages and the prompt adapter. `seed_logits` (P, h/4, w/4), e.g. the previous frame's
         masks, replace the queries' own masks in the first pooling (docs/architecture.md, Propagation)."""
         geometry = self.geometry(frame_index)
-        features = self.features(frame_index)
         with self._inference_context():
+            inputs = self._frame_decode_inputs(frame_index)
             seed = None if seed_logits is None else seed_logits[None].to(self.device)
-            output = self.model.decode_from_kernels(features, queries[None].to(self.device), seed, independent=True)
-            output = self.model.panoptic_head.adapt_prompts(features, output, self._prompt_pixel_keys(frame_index, features))
+            output = self.model.decode_from_kernels(inputs.product_features, queries[None].to(self.device), seed,
+                                                    independent=True)
+            output = self.model.panoptic_head.adapt_prompts(inputs.product_features, output, inputs.pixel_keys)
         low_res = output.masks[0].float()
         return PromptPrediction(
             logits=geometry.logits_to_original(low_res),
@@ -217,25 +231,24 @@ class RMPSAMPredictor:
         stacked along the height, as the released video mode stacks a clip, so each query is one
         object across the frames (the `clip` tracker: keyframe on top, new frame below). Queries
         go through in blocks of `ACROSS_BLOCK`, so a query's answer does not depend on the others."""
-        features = [self.features(key) for key in frame_indices]
-        stacked = torch.cat(features, dim=2)
         count = queries.shape[0]
         blocks = torch.zeros(-(-count // ACROSS_BLOCK) * ACROSS_BLOCK, queries.shape[1], dtype=queries.dtype)
         blocks[:count] = queries
         masks, ious = [], []
         with self._inference_context():
-            # The adapter's pixel keys are a per-pixel projection, so the stack's keys are each
-            # frame's keys one after the other (height-stacking flattens frame by frame): the
-            # keyframe's, asked for on every frame of its segment, are computed once and kept,
-            # and the attention runs over the frames' keys block by block, never joined.
-            per_frame = [self._prompt_pixel_keys(key, frame) for key, frame in zip(frame_indices, features)]
+            # Features and the adapter's pixel keys are per pixel, so the stack's are each frame's
+            # one after the other (height-stacking flattens frame by frame): the keyframe's, asked
+            # for on every frame of its segment, are made once and kept, and the attention runs
+            # over the frames' keys block by block, never joined.
+            inputs = [self._frame_decode_inputs(key) for key in frame_indices]
+            stacked = torch.cat([frame.product_features for frame in inputs], dim=2)
+            per_frame = [frame.pixel_keys for frame in inputs]
             for block in blocks.split(ACROSS_BLOCK):
                 output = self.model.decode_from_kernels(stacked, block[None].to(self.device))
                 output = self.model.panoptic_head.adapt_prompts(stacked, output, per_frame)
                 masks.append(output.masks[0].float())
                 ious.append(output.iou[0, :, 0].float())
-        height = features[0].shape[2]
-        low_res = torch.cat(masks)[:count].unflatten(1, (len(features), height))
+        low_res = torch.cat(masks)[:count].unflatten(1, (len(inputs), stacked.shape[2] // len(inputs)))
         return AcrossFrames(low_res, torch.cat(ious)[:count])
 
     def predict_objects(self, frame_index: Hashable = 0) -> ObjectPrediction:
@@ -290,15 +303,20 @@ class RMPSAMPredictor:
         self._frames.move_to_end(frame_index)
         return entry
 
-    def _prompt_pixel_keys(self, frame_index: Hashable, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        keys = self._pixel_keys.get(frame_index)
-        if keys is None:
-            keys = self.model.panoptic_head.prompt_pixel_keys(features)
-            self._pixel_keys[frame_index] = keys
-            while len(self._pixel_keys) > PIXEL_KEY_FRAMES:
-                self._pixel_keys.popitem(last=False)
-        self._pixel_keys.move_to_end(frame_index)
-        return keys
+    def _frame_decode_inputs(self, frame_index: Hashable) -> DecodeInputs:
+        """The frame's `DecodeInputs`, made on first use and kept for the `DECODE_INPUT_FRAMES`
+        frames decoded last. Call inside the inference context."""
+        inputs = self._decode_inputs.get(frame_index)
+        if inputs is None:
+            features = self.features(frame_index)
+            head = self.model.panoptic_head
+            product_features = head.product_features(features)
+            inputs = DecodeInputs(product_features, head.prompt_pixel_keys(features, product_features))
+            self._decode_inputs[frame_index] = inputs
+            while len(self._decode_inputs) > DECODE_INPUT_FRAMES:
+                self._decode_inputs.popitem(last=False)
+        self._decode_inputs.move_to_end(frame_index)
+        return inputs
 
     @staticmethod
     def _prompt_queries(geometry: InferenceGeometry, points, boxes) -> tuple[np.ndarray, np.ndarray]:

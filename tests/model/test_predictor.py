@@ -185,7 +185,7 @@ def test_decoding_across_frames_joins_each_frames_kept_pixel_keys():
         predictor.add_frame(key, frame)
     queries = predictor.encode_prompts(points=np.array([[20.0, 30.0]]), frame_index="k")
     across = predictor.decode_queries_across(queries, ["k", "f"])
-    assert set(predictor._pixel_keys) == {"k", "f"}
+    assert set(predictor._decode_inputs) == {"k", "f"}
     stacked = torch.cat([predictor.features("k"), predictor.features("f")], dim=2)
     with torch.inference_mode():
         output = model.panoptic_head.adapt_prompts(stacked, model.decode_from_kernels(stacked, queries[None]))

@@ -84,7 +84,7 @@ def test_one_pass_both_ways_gives_the_bits_of_two_sweeps():
 
 def test_each_frames_pixel_keys_are_computed_once():
     """Frame by frame both ways, a frame's prompt-adapter keys are used by both of its decodes while
-    cached, and the two keyframes' stay cached (`PIXEL_KEY_FRAMES`): two sweeps computed every
+    cached, and the two keyframes' stay cached (`DECODE_INPUT_FRAMES`): two sweeps computed every
     frame between the keyframes twice."""
     instances = [InstanceKeyframes("car", {0: prompts(30, 30), 5: prompts(40, 32)}),
                  InstanceKeyframes("dog", {0: prompts(60, 20, clicks=2), 5: prompts(62, 25)})]
@@ -92,7 +92,7 @@ def test_each_frames_pixel_keys_are_computed_once():
     computed = []
     head = predictor.model.panoptic_head
     own_keys = head.prompt_pixel_keys
-    head.prompt_pixel_keys = lambda features: computed.append(features.data_ptr()) or own_keys(features)
+    head.prompt_pixel_keys = lambda features, *made: computed.append(features.data_ptr()) or own_keys(features, *made)
     PropagationEngine(predictor, FRAMES.__getitem__, instances, (0, 5)).run(0, 5)
     assert len(computed) == len(set(computed)) == 6
 

@@ -3,8 +3,9 @@
 On a GPU node the network costs the CPU next to nothing, and what sets the frame rate is the
 CPU side: reading plates, the network image, the stabiliser, edge refinement, the Cryptomatte
 and the EXR write. To measure that side alone, the job's propagation engine is replaced by this
-stand-in. It asks for every frame's network image in the order the real sweeps do (forward, then
-backward), so plates are read, converted and kept exactly as in a real job, and then returns the
+stand-in. It asks for every frame's network image in the order the default tracker's engine does
+(one pass, first to last: `PropagationEngine._both_directions`), so plates are read, converted and
+kept exactly as in a real job, and then returns the
 shot's true mattes as stride-4 logits: the content a good network gives, thin soft edges around
 solid interiors. Random weights would give noise that no plate has (instances overlapping on a
 third of the frame), and the finishing costs depend on content: the Cryptomatte's ranks and the
@@ -41,7 +42,7 @@ def truth_logits(mattes: np.ndarray, geometry: PlateGeometry, network_geometry: 
 
 
 class StoredLogitsEngine:
-    """In place of `PropagationEngine` (the same `run`): reads as the sweeps read, answers from memory."""
+    """In place of `PropagationEngine` (the same `run`): reads as its one pass reads, answers from memory."""
 
     def __init__(self, logits: dict[int, dict[str, torch.Tensor]], network_image: Callable[[int], np.ndarray],
                  shot_range: tuple[int, int]) -> None:
@@ -52,6 +53,6 @@ class StoredLogitsEngine:
 
     def run(self, first: int, last: int, margin: int = 0) -> dict[int, dict[str, torch.Tensor]]:
         lo, hi = max(self.shot_range[0], first - margin), min(self.shot_range[1], last + margin)
-        for frame in [*range(lo, hi + 1), *range(hi, lo - 1, -1)]:  # the forward sweep, then the backward one
+        for frame in range(lo, hi + 1):  # each frame once, decoded forward and backward in turn
             self.network_image(frame)
         return {frame: dict(self.logits[frame]) for frame in range(lo, hi + 1)}

@@ -83,7 +83,9 @@ class PlateSource:
         self._plates: dict[int, KeptPlate] = {}
         self._plate_budget = PLATE_CACHE_BYTES if keep_plates else 0
         self._lock = threading.Lock()
-        self._last_frame: int | None = None
+        self._last_frame: int | None = None  # the last of the frames asked for one after another
+        self._last_jump: int | None = None  # a frame asked for away from them since
+        self._direction = 1
 
     def kept_plate(self, frame: int) -> KeptPlate | None:
         """The plate kept from the frame's first read, handed over (not kept any longer); None if not kept."""
@@ -102,10 +104,15 @@ class PlateSource:
 
     def network_image(self, frame: int) -> np.ndarray:
         """The frame as the network sees it. The next frames in the same direction are read ahead:
-        in the background, or, taking turns, before this returns."""
+        in the background, or, taking turns, before this returns.
+
+        The direction is that of the frames asked for one after another. A frame away from them
+        (a keyframe, asked for when propagation first decodes from it) is read alone, and turns
+        nothing around: propagation then goes on from the frame it left, and the frames already
+        being read ahead are still wanted. Frames asked for next to it go on from there (a
+        session's new range)."""
         with self._lock:
-            direction = 1 if self._last_frame is None or frame >= self._last_frame else -1
-            self._last_frame = frame
+            passing = self._passing(frame)
             cached = self._images.get(frame)
             if cached is not None:
                 self._images.move_to_end(frame)
@@ -113,16 +120,34 @@ class PlateSource:
                 future = self._pending.pop(frame, None) or self._pool.submit(self._load, frame)
             first, last = self.shot_range
             # Taking turns, frames ahead are read only when the network has to wait anyway.
-            read_ahead = READ_AHEAD if self.overlap_reads or cached is None else 0
+            read_ahead = READ_AHEAD if passing and (self.overlap_reads or cached is None) else 0
             for ahead in range(1, read_ahead + 1):
-                upcoming = frame + direction * ahead
+                upcoming = frame + self._direction * ahead
                 if first <= upcoming <= last and upcoming not in self._pending and upcoming not in self._images:
                     self._pending[upcoming] = self._pool.submit(self._load, upcoming)
-            for stale in [f for f in self._pending if (f - frame) * direction < 0]:
+            for stale in [f for f in self._pending if passing and (f - frame) * self._direction < 0]:
                 self._pending.pop(stale).cancel()
             burst = [] if self.overlap_reads or cached is not None else list(self._pending.values())
         wait(burst)  # a failed read raises later, when its own frame is asked for
         return cached if cached is not None else future.result()
+
+    def _passing(self, frame: int) -> bool:
+        """Whether `frame` continues the frames asked for one after another (or starts them), the
+        direction moved on if so; False for a frame away from them, remembered as a possible new
+        start. Call with the lock held."""
+        if self._last_frame is None:
+            start = frame
+        elif abs(frame - self._last_frame) <= 1:
+            start = self._last_frame
+        elif self._last_jump is not None and abs(frame - self._last_jump) <= 1:
+            start = self._last_jump
+        else:
+            self._last_jump = frame
+            return False
+        if frame != start:
+            self._direction = 1 if frame > start else -1
+        self._last_frame, self._last_jump = frame, None
+        return True
 
     def _load(self, frame: int) -> np.ndarray:
         with step("read"):

@@ -157,3 +157,23 @@ def test_plates_are_read_for_their_colour_unless_passed_through(shot_dir, tiny_w
         header.close()
         matte_positions = [i for i, name in enumerate(names) if name not in ("R", "G", "B", "A")]
         np.testing.assert_array_equal(passed_through[..., matte_positions], plain)
+
+
+def test_a_keyframe_asked_for_out_of_order_turns_no_read_ahead_around(shot_dir, tiny_weights, tmp_path, monkeypatch):
+    """Propagation decodes each frame from the keyframes on both sides, so the last keyframe's image
+    is asked for between the first frames: it is read alone, the frames being read ahead are still
+    read once each, and the frames asked for next to it go on from there."""
+    reads: list[int] = []
+    plates = plates_of_a_job(shot_dir, tiny_weights, tmp_path, monkeypatch, overlap=True, reads=reads)
+    try:
+        for frame in (1001, 1002, 1008, 1003):  # 1008: the keyframe after the range, asked for once
+            plates.network_image(frame)
+        deadline = time.monotonic() + 10
+        while len(reads) < 7 and time.monotonic() < deadline:  # 1004..1006 land without being asked for
+            time.sleep(0.01)
+        assert sorted(reads) == [1001, 1002, 1003, 1004, 1005, 1006, 1008]
+        plates.network_image(1007)  # away from 1003: read alone; 1006 next to it goes on from there, backwards
+        plates.network_image(1006)
+        assert sorted(reads) == list(range(1001, 1009))  # each frame read once
+    finally:
+        plates.close()

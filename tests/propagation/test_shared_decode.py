@@ -108,3 +108,6 @@ def test_a_range_between_keyframes_decodes_only_its_own_frames():
     instances = [InstanceKeyframes("car", {0: prompts(30, 30), 9: prompts(40, 32)})]
     PropagationEngine(predictor, frames.__getitem__, instances, (0, 9)).run(3, 4)
     assert sorted(stacked_decodes) == [(0, 3), (0, 4), (9, 3), (9, 4)]
+    stacked_decodes.clear()  # a keyframe alone (a video session's keyframe matte): its decode, nothing carried
+    PropagationEngine(predictor, frames.__getitem__, instances, (0, 9)).run(0, 0)
+    assert stacked_decodes == []

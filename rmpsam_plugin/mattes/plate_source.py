@@ -125,7 +125,8 @@ class PlateSource:
                 upcoming = frame + self._direction * ahead
                 if first <= upcoming <= last and upcoming not in self._pending and upcoming not in self._images:
                     self._pending[upcoming] = self._pool.submit(self._load, upcoming)
-            for stale in [f for f in self._pending if passing and (f - frame) * self._direction < 0]:
+            behind = [f for f in self._pending if (f - frame) * self._direction < 0] if passing else []
+            for stale in behind:
                 self._pending.pop(stale).cancel()
             burst = [] if self.overlap_reads or cached is not None else list(self._pending.values())
         wait(burst)  # a failed read raises later, when its own frame is asked for

@@ -43,8 +43,8 @@ def network_predictor(model: torch.nn.Module, size: InferenceSize, device: str =
 
     Its feature cache is bounded in bytes, not frames: at the released size one frame's features
     are 35 MB, so a 256-frame segment would hold 9 GB (on the GPU, with `--device cuda`). A
-    segment longer than the budget still gives the same mattes; its backward pass recomputes the
-    features that were let go.
+    segment longer than the budget still gives the same mattes: the keyframes' features, used on
+    every frame, stay, and a tracker's backward sweep recomputes the features that were let go.
     """
     return RMPSAMPredictor(model, size, device=device, max_cached_frames=None,
                            max_cached_bytes=int(feature_cache_gib * 2**30))

@@ -305,10 +305,12 @@ class RMPSAMPredictor:
 
     def _frame_decode_inputs(self, frame_index: Hashable) -> DecodeInputs:
         """The frame's `DecodeInputs`, made on first use and kept for the `DECODE_INPUT_FRAMES`
-        frames decoded last. Call inside the inference context."""
+        frames decoded last. Call inside the inference context. The frame's features are looked
+        up every time, so a keyframe decoded on every frame of its segment stays the most recently
+        used in the feature cache too, and is not let go and recomputed in a long segment."""
+        features = self.features(frame_index)
         inputs = self._decode_inputs.get(frame_index)
         if inputs is None:
-            features = self.features(frame_index)
             head = self.model.panoptic_head
             product_features = head.product_features(features)
             inputs = DecodeInputs(product_features, head.prompt_pixel_keys(features, product_features))

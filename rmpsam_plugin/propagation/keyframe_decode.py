@@ -6,8 +6,10 @@ Semantics (documented in the README's "Prompts" section):
 - a mask prompt joins the union as a logit plane (+/- MASK_LOGIT inside/outside), and a box around
   it becomes a positive query so the instance can be carried to other frames; that query's own
   decode stays out of the keyframe's union, so a painted mask alone is the keyframe matte as given;
-- a negative click is decoded as a query too and removes the region it selects: the instance's
-  logit becomes min(union, -negative), so pixels the negative query claims are background;
+- a negative click is decoded as a query too, and it and the instance compete for each pixel: the
+  instance's logit becomes min(union, union - negative), so a pixel the negative query claims
+  more strongly than the positive prompts do is background, and one it does not claim is left
+  as the positives decoded it (`combine` says why);
 - the result on the keyframe is the artist's decode: propagation starts from it and writes it.
 
 Everything here is in network pixels (the desqueezed, resized image the predictor sees); the
@@ -56,14 +58,27 @@ class InstanceState:
 
 
 def combine(prompt_logits: torch.Tensor, is_positive: torch.Tensor, mask_logits: torch.Tensor | None = None) -> torch.Tensor:
-    """Union of the positive queries (and mask), minus what the negative queries claim."""
+    """Union of the positive queries (and mask), less what the negative queries claim more strongly.
+
+    The released network has no negative prompt, so a negative click is decoded as a positive
+    query of its own, and its logit `n` and the instance's `u` compete: the instance keeps
+    min(u, u - n). Where the negative does not claim a pixel (n < 0) that is u, unchanged; where
+    it does, u - n, the log-odds of the instance against the negative's region, so the pixel
+    goes to whichever decode is surer of it.
+
+    Why not min(u, -n), which made every pixel the negative claims background (the earlier
+    rule): a click on a neighbour decodes the neighbour and spills over the instance beside
+    it, often as confidently as the neighbour itself, and the instance was emptied there. On 8
+    held-out shots with one negative click per instance on a neighbour, default J&F was 0.434
+    with that rule and is 0.757 with this one (0.749 without the clicks); README, "Prompts".
+    """
     union = prompt_logits[is_positive].amax(0) if bool(is_positive.any()) else None
     if mask_logits is not None:
         union = mask_logits if union is None else torch.maximum(union, mask_logits)
     if union is None:
         raise ValueError("an instance needs at least one positive click, box or mask")
     if bool((~is_positive).any()):
-        union = torch.minimum(union, -prompt_logits[~is_positive].amax(0))
+        union = torch.minimum(union, union - prompt_logits[~is_positive].amax(0))
     return union
 
 

@@ -12,7 +12,7 @@ from rmpsam_model.shipped import SHIPPED_WEIGHTS, inference_size_from_metadata, 
 from rmpsam_plugin.evaluation.metrics import region_similarity
 from rmpsam_plugin.evaluation.scoring import HELD_OUT_SEED_BASE
 from rmpsam_plugin.images.colour import linear_to_network_rgb
-from rmpsam_plugin.propagation.keyframe_decode import NetworkPrompts, decode_keyframe
+from rmpsam_plugin.propagation.keyframe_decode import NetworkPrompts, combine, decode_keyframe
 from rmpsam_plugin.synthetic import generate_shot
 from rmpsam_plugin.synthetic.prompts_from_truth import box_from_matte, clicks_from_matte
 
@@ -56,7 +56,7 @@ def test_several_positive_prompts_select_their_union(scene):
     assert region_similarity(_matte(predictor, both), union_truth) >= max(singles)
 
 
-def test_a_negative_click_removes_what_it_selects(scene):
+def test_a_negative_click_removes_what_it_claims_more_strongly(scene):
     predictor, truths = scene
     overlap = lambda state, other: (_matte(predictor, state) & other).sum()  # noqa: E731
     # A box around two objects whose decode spills onto the second: the case a negative click is for.
@@ -69,11 +69,31 @@ def test_a_negative_click_removes_what_it_selects(scene):
         pytest.fail("no box around two objects of the test frame claims any of the second")
     negative = clicks_from_matte(other.astype(np.float32), 1)[0]
     with_negative = decode_keyframe(predictor, FRAME, _prompts(boxes=[box], negatives=[negative]))
-    negative_claims = with_negative.prompt_logits[~with_negative.is_positive].amax(0) > 0
-    assert bool(negative_claims.any())
-    assert not bool((with_negative.logits[negative_claims] > 0).any())  # all background now
+    union = with_negative.prompt_logits[with_negative.is_positive].amax(0)
+    negative_logits = with_negative.prompt_logits[~with_negative.is_positive].amax(0)
+    lost = negative_logits > union  # the negative is surer of these pixels than the box is
+    assert bool((lost & (union > 0)).any())
+    assert not bool((with_negative.logits[lost] > 0).any())  # background now
+    unclaimed = negative_logits <= 0
+    torch.testing.assert_close(with_negative.logits[unclaimed], union[unclaimed], rtol=0, atol=0)
     assert torch.all(with_negative.logits <= without.logits + 1e-3)  # batch shapes change float rounding
     assert overlap(with_negative, other) < overlap(without, other)
+
+
+def test_combine_gives_each_pixel_to_the_surer_decode():
+    """Exact values: the instance keeps u where the negative's n <= 0, and u - n where it claims
+    the pixel, so it loses a pixel only where n > u; the mask prompt counts as a positive."""
+    u = torch.tensor([4.0, 4.0, 4.0, -2.0, 3.0])
+    n = torch.tensor([-1.0, 1.0, 6.0, 5.0, 0.0])
+    logits = torch.stack([u, n])
+    is_positive = torch.tensor([True, False])
+    torch.testing.assert_close(combine(logits, is_positive), torch.tensor([4.0, 3.0, -2.0, -7.0, 3.0]), rtol=0, atol=0)
+    mask = torch.tensor([8.0, -8.0, 8.0, 8.0, -8.0])
+    torch.testing.assert_close(combine(logits, is_positive, mask), torch.tensor([8.0, 3.0, 2.0, 3.0, 3.0]), rtol=0, atol=0)
+    # several negatives: the surest of them competes
+    logits = torch.stack([u, n, torch.tensor([-5.0, 7.0, 0.0, 0.0, 0.0])])
+    torch.testing.assert_close(combine(logits, torch.tensor([True, False, False])),
+                               torch.tensor([4.0, -3.0, -2.0, -7.0, 3.0]), rtol=0, atol=0)
 
 
 def test_a_mask_prompt_is_taken_as_given(scene):

@@ -64,3 +64,24 @@ def test_propagation_beats_per_frame_decoding(tmp_path, variant):
     assert ours_jf >= JF_FLOOR
     assert ours_jf >= baseline_jf + 0.05
     assert ours_dt < baseline_dt
+
+
+def test_negative_clicks_on_neighbours_keep_the_instance(tmp_path):
+    """One negative click per instance on each keyframe, on a neighbour near it, as an artist
+    places one against spill (`negative_clicks_from`). The shipped network's decode of such a
+    click spills over the instance too; the job lets the two decodes compete for each pixel
+    (`keyframe_decode.combine`), so the click must not cost the instance: the J&F of the frames
+    between keyframes stays within 0.02 of the same shots without negative clicks. Measured with
+    the shipped weights: 0.830 with them, 0.806 without; the rule before, which removed all a
+    negative decode claimed, 0.609 (this test fails on it)."""
+    between = [t for t in range(NUM_FRAMES) if t not in KEYFRAMES]
+    with_negatives, without = [], []
+    for seed in SHOT_SEEDS:
+        for count, scores in ((1, with_negatives), (0, without)):
+            shot = write_evaluation_shot(tmp_path / f"shot{seed}-{count}", seed, NUM_FRAMES, 216, 384, KEYFRAMES,
+                                         negative_clicks=count)
+            mattes = _run(shot, tmp_path / f"out{seed}-{count}" / "m.####.exr")
+            scores.append(score(mattes, shot.truth_on_disk(), between).jf)
+    with_jf, without_jf = float(np.mean(with_negatives)), float(np.mean(without))
+    print(f"J&F with one negative click per instance {with_jf:.3f}, without {without_jf:.3f}")
+    assert with_jf >= without_jf - 0.02

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rmpsam_plugin.job.precision import DEFAULT_PRECISION
 from rmpsam_plugin.mattes.overlaps import DEFAULT_OVERLAP
+from rmpsam_plugin.propagation.keyframe_decode import NEGATIVE_RULE
 from rmpsam_plugin.propagation.trackers import DEFAULT_TRACKER
 
 
@@ -40,8 +41,10 @@ class RunSettings:
     precision: str = DEFAULT_PRECISION  # the backbone's arithmetic: float32, or int8 on the CPU (job.precision)
 
     def result_key(self) -> dict[str, object]:
-        """The settings that change mattes (not where or how fast they are computed)."""
+        """The settings that change mattes (not where or how fast they are computed), and the rule
+        for negative clicks, which is not an option but changed once (`NEGATIVE_RULE`)."""
         return {
+            "negative_clicks": NEGATIVE_RULE,
             "size": self.size,
             "layer": self.layer,
             "colour_space": self.colour_space,

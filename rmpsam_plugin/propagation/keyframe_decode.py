@@ -28,6 +28,10 @@ from rmpsam_model.predictor import RMPSAMPredictor
 
 MASK_LOGIT = 8.0
 """Logit given to a mask prompt's inside (and minus it outside): confident, yet finite for blending."""
+NEGATIVE_RULE = "compete"
+"""How negative clicks take pixels from an instance (`combine`), recorded with the settings that
+change mattes (`RunSettings.result_key`): frames written under an earlier rule ("remove all it
+claims", before this name existed) are recomputed on a rerun rather than kept beside new ones."""
 MIN_PRESENT_CELLS = 4
 """An instance covering fewer stride-4 cells than this is considered absent (left the frame)."""
 

@@ -83,7 +83,8 @@ def test_session_options_are_recorded_and_only_a_run_with_the_same_options_skips
         session.write(output)
     recorded = header_settings(output.parent / "m.1001.exr")
     assert recorded == {"size": 128, "layer": "rgba", "colour_space": None, "tracker": "redecode", "blend": "nearest",
-                        "refine_edges": False, "temporal": False, "overlap": "exclusive", "precision": "float32"}
+                        "refine_edges": False, "temporal": False, "overlap": "exclusive", "precision": "float32",
+                        "negative_clicks": "compete"}
     before = files_state(output)
 
     same = ["--size", "128", "--no-temporal", "--overlap", "exclusive", "--blend", "nearest", "--tracker", "redecode",

@@ -31,7 +31,7 @@ def review(*arguments) -> subprocess.CompletedProcess:
 
 
 def expected_interiors(run_output: Path, frame: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per instance: pixels its matte covers (above 0.5), 4 px inside its outline, where no other
+    """Per instance: pixels its matte covers (above 0.5), 4 px inside its outline and the frame's edge, where no other
     instance reaches, and the colour the review must show there (BGR, 0..255): the plate in display
     sRGB moved towards the instance's colour by the tint opacity times the matte."""
     names = [i["name"] for i in json.loads((run_output / "shot" / "prompts.json").read_text())["instances"]]
@@ -43,7 +43,8 @@ def expected_interiors(run_output: Path, frame: int) -> list[tuple[np.ndarray, n
         others = sum(mattes[f"{other}.A"] for other in names if other != name)
         matte = mattes[f"{name}.A"]
         covered = ((matte > 0.5) & (others == 0.0)).astype(np.uint8)
-        interior = cv2.erode(covered, np.ones((9, 9), np.uint8)) > 0
+        # The frame's edge counts as outside: a matte reaching it is outlined along it.
+        interior = cv2.erode(covered, np.ones((9, 9), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
         colour = np.asarray(instance_colour(index), np.float32)
         found.append((interior, (display + TINT_OPACITY * matte[..., None] * (colour - display))[..., ::-1]))
     return found

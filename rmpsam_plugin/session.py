@@ -183,8 +183,8 @@ class VideoSession:
     def result_settings(self) -> dict[str, object]:
         """The settings that change this session's mattes, as `rmpsam-matte run` records them
         (`RunSettings.result_key()`): size, layer, colour space, tracker, blend, edge refinement,
-        temporal stabiliser, overlap and precision, and the negative-click rule. `write` stores them, as compact JSON with
-        sorted keys, in every frame's `rmpsam/settings` header, exactly as the job does: a `run`
+        temporal stabiliser, overlap, precision and the negative-click rule. `write` stores them,
+        as compact JSON with sorted keys, in every frame's `rmpsam/settings` header, exactly as the job does: a `run`
         over the same plate, prompts and weights with the same options finds the frames already
         written and leaves them (and a rerun with other options rewrites them).
 

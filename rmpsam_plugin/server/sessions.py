@@ -6,8 +6,8 @@ used forgotten first: an artist moves between a few keyframes), so only the firs
 frame pays for the backbone.
 
 A preview is the job's own keyframe decode (`propagation.keyframe_decode.decode_keyframe`: the
-union of positive clicks and boxes, less what negative clicks claim more strongly), brought to the display
-window the way the job brings it (`JobRunner._full_resolution` without a guide): what the artist
+union of positive clicks and boxes, less what negative clicks claim more strongly), brought to
+the display window the way the job brings it (`JobRunner._full_resolution` without a guide): what the artist
 sees is what `run` writes on that keyframe, except that the job also refines edges against the
 plate and stabilises over time, which a single-frame preview cannot do cheaply.
 

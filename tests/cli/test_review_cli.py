@@ -31,8 +31,8 @@ def review(*arguments) -> subprocess.CompletedProcess:
 
 
 def expected_interiors(run_output: Path, frame: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per instance: pixels its matte covers (above 0.5), 4 px inside its outline and the frame's edge, where no other
-    instance reaches, and the colour the review must show there (BGR, 0..255): the plate in display
+    """Per instance: pixels its matte covers (above 0.5), 4 px inside its outline and the frame's
+    edge, where no other instance reaches, and the colour the review must show there (BGR, 0..255): the plate in display
     sRGB moved towards the instance's colour by the tint opacity times the matte."""
     names = [i["name"] for i in json.loads((run_output / "shot" / "prompts.json").read_text())["instances"]]
     mattes = channels(run_output / "mattes" / f"m.{frame}.exr")

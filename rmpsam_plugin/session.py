@@ -184,9 +184,9 @@ class VideoSession:
         """The settings that change this session's mattes, as `rmpsam-matte run` records them
         (`RunSettings.result_key()`): size, layer, colour space, tracker, blend, edge refinement,
         temporal stabiliser, overlap, precision and the negative-click rule. `write` stores them,
-        as compact JSON with sorted keys, in every frame's `rmpsam/settings` header, exactly as the job does: a `run`
-        over the same plate, prompts and weights with the same options finds the frames already
-        written and leaves them (and a rerun with other options rewrites them).
+        as compact JSON with sorted keys, in every frame's `rmpsam/settings` header, exactly as
+        the job does: a `run` over the same plate, prompts and weights with the same options finds
+        the frames already written and leaves them (and a rerun with other options rewrites them).
 
         `size` is the `size` given (None: the weights' own), as `run --size`; `colour_space` the one
         given (None: from the files), as `run --colour-space`. Frames held in memory
